@@ -1,0 +1,45 @@
+"""The ``jinavdr`` command: a thin typer layer over the library API.
+
+Each command group lives in its own module and registers itself on ``app``; heavy imports
+(torch, datasets, transformers) happen inside commands, never at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="jinavdr",
+    help="Benchmark visual document retrieval models on Jina-VDR, ViDoRe and your own collections.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Modules under jinavdr.cli that define ``register(app)``; a missing one is skipped.
+_COMMAND_MODULES = ("tasks", "models", "run", "results", "leaderboard", "compare")
+
+
+def _register_all() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"jinavdr.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"jinavdr.cli.{name}":
+                continue
+            raise
+        module.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Benchmark visual document retrieval models."""
+
+
+def main() -> None:
+    app()
+
+
+_register_all()

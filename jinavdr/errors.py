@@ -1,0 +1,53 @@
+"""User-facing errors: each says what was wrong, where, and what to do.
+
+The CLI prints them without a traceback and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class JinaVDRError(Exception):
+    """Base class for errors shown to users as a message, not a traceback."""
+
+    exit_code = 2
+
+
+class UnknownNameError(JinaVDRError, KeyError):
+    """An unknown task, collection, language or model name; lists close matches."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str], hint: str = "") -> None:
+        valid = sorted(set(valid))
+        close = difflib.get_close_matches(name, valid, n=5, cutoff=0.5)
+        msg = f"unknown {kind} {name!r}."
+        if close:
+            msg += f" Did you mean: {', '.join(close)}?"
+        shown = ", ".join(valid[:60]) + (" ..." if len(valid) > 60 else "")
+        msg += f" Valid {kind}s: {shown}."
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+        self.kind, self.name, self.close_matches = kind, name, close
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class MissingDependencyError(JinaVDRError, ImportError):
+    """An optional dependency is absent; names the extra to install."""
+
+    def __init__(self, what: str, extra: str, package: str | None = None) -> None:
+        cmd = f'pip install "jinavdr[{extra}]"'
+        pkg = f" (package {package!r})" if package else ""
+        super().__init__(f"{what} needs an optional dependency{pkg} that is not installed. Run: {cmd}")
+        self.extra = extra
+
+
+class DataError(JinaVDRError):
+    """A dataset or local folder is missing parts, inconsistent, or unreachable."""
+
+
+class ResultsError(JinaVDRError):
+    """A results folder or file is unusable (unwritable, corrupt, unknown schema, mixed settings)."""

@@ -1,0 +1,1 @@
+"""Model adapters behind one Protocol (see :mod:`jinavdr.models.base`) and their registry."""
