@@ -71,7 +71,7 @@ class Embeddings:
         lengths = torch.tensor([int(t.shape[0]) for t in items], dtype=torch.int64)
         offsets = torch.zeros(len(items) + 1, dtype=torch.int64)
         offsets[1:] = torch.cumsum(lengths, 0)
-        data = torch.cat([t.reshape(t.shape[0], -1) for t in items], 0)
+        data = torch.cat([t.reshape(t.shape[0], t.shape[-1]) for t in items], 0)
         return Embeddings(data if dtype is None else data.to(dtype), offsets)
 
     @staticmethod

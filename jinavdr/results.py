@@ -51,7 +51,7 @@ class PerQuery(BaseModel):
     values: list[float]
 
     def as_dict(self) -> dict[str, float]:
-        return dict(zip(self.query_ids, self.values))
+        return dict(zip(self.query_ids, self.values, strict=True))
 
 
 class SubsetResult(BaseModel):
@@ -59,7 +59,8 @@ class SubsetResult(BaseModel):
 
     subset: str  # "default" or a language code
     metrics: dict[str, float]  # e.g. {"ndcg_at_5": 0.81, "map_at_10": ..., "mrr_at_10": ...}
-    per_query: PerQuery
+    #: None when per-query values are unknown (results imported from MTEB): no significance tests.
+    per_query: PerQuery | None = None
     n_queries: int
     n_pages: int
     n_qrels: int
@@ -90,6 +91,10 @@ class Manifest(BaseModel):
     gpu_name: str | None = None
     dtype: str | None = None
     batch_sizes: dict[str, int] = Field(default_factory=dict)  # recorded; scores do not depend on them
+    #: evaluation options that can move a score and are not adapter settings (ranking depth k, strict).
+    run_options: dict[str, Any] = Field(default_factory=dict)
+    #: "jinavdr" for our own runs, "mteb" for files made by ``jinavdr import`` from MTEB results.
+    source: str = "jinavdr"
     created_at: str  # ISO 8601 UTC
     hostname: str | None = None
 

@@ -25,6 +25,6 @@ def reference_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The bundled offline sample collection (Hub BEIR layout)."""
-    path = REPO / "jinavdr" / "data" / "sample"
+    path = REPO / "jinavdr" / "assets" / "sample"
     assert path.is_dir(), f"sample collection missing at {path}; run scripts/make_sample.py"
     return path

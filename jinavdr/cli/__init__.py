@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Modules under jinavdr.cli that define ``register(app)``; a missing one is skipped.
-_COMMAND_MODULES = ("tasks", "models", "run", "results", "leaderboard", "compare")
+_COMMAND_MODULES = ("tasks", "models", "run", "results", "leaderboard", "compare", "shards")
 
 
 def _register_all() -> None:
@@ -39,7 +39,14 @@ def _root() -> None:
 
 
 def main() -> None:
-    app()
+    """Entry point: user errors print as one message and an exit code, never a traceback."""
+    from jinavdr.errors import JinaVDRError
+
+    try:
+        app()
+    except JinaVDRError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
 
 
 _register_all()

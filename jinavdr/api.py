@@ -1,0 +1,319 @@
+"""The public Python API: run a model on tasks, plan a run, read result files.
+
+::
+
+    import jinavdr.api as jv
+
+    report = jv.run("bm25", "sample")                      # encode/search, score, evaluate, write
+    report = jv.run("jina-v4", ["tabfquad", "arxivqa"], vector="single", batch_size=4)
+    print(report.mean())                                   # (mean nDCG@5, #complete, #selected)
+    plan = jv.plan("minilm", "sample")                     # what a run would do; nothing is encoded
+    files = jv.load_results("results/bm25")                # every ResultFile under a folder
+
+Keyword arguments of :func:`run` that are not run options are model options and go to the
+model registry (``resolve(name, **options)``): ``vector``, ``max_pixels``, ``truncate_dim``,
+``dtype``, ``model_id``, ``revision``, ... A model accepts only the options it declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jinavdr import distributed
+from jinavdr.errors import JinaVDRError
+from jinavdr.manifest import Environment
+from jinavdr.results import ResultFile
+from jinavdr.runner import (
+    DefaultBackend,
+    Events,
+    ModelInfo,
+    Runner,
+    RunOptions,
+    RunReport,
+    WorkUnit,
+    model_info_from_spec,
+)
+from jinavdr.shards import select_shard
+from jinavdr.store import ResultStore, iter_result_paths, read_result_file
+
+__all__ = ["PlannedUnit", "RunPlan", "RunReport", "load_results", "plan", "run"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------------------
+
+
+def _run_options(
+    *, protocol: str, k: int | None, batch_size: int | None, query_batch_size: int | None,
+    num_workers: int, use_cache: bool, cache_dir: str | Path | None, strict: bool, overwrite: bool,
+    save_run: bool,
+) -> RunOptions:
+    from jinavdr.protocols import get_protocol
+
+    proto = get_protocol(protocol)
+    if proto.depth is None and k is not None:
+        raise JinaVDRError(
+            f"--k does not apply to protocol {protocol!r}: it ranks the whole corpus. Leave --k out."
+        )
+    depth = proto.depth if k is None else k
+    if depth is not None and depth < 1:
+        raise JinaVDRError(f"--k must be at least 1, got {k}")
+    for name, value in (("--batch-size", batch_size), ("--query-batch-size", query_batch_size)):
+        if value is not None and value < 1:
+            raise JinaVDRError(f"{name} must be at least 1, got {value}")
+    if num_workers < 0:
+        raise JinaVDRError(f"--num-workers must be 0 or more, got {num_workers}")
+    return RunOptions(
+        protocol=proto.name, k=depth, batch_size=batch_size, query_batch_size=query_batch_size,
+        num_workers=num_workers, use_cache=use_cache, cache_dir=Path(cache_dir) if cache_dir else None,
+        strict=strict, overwrite=overwrite, save_run=save_run,
+    )
+
+
+def _resolve_model(model: str, model_options: dict[str, Any]) -> Any:
+    from jinavdr.models.registry import resolve
+
+    options = {k: v for k, v in model_options.items() if v is not None}
+    return resolve(model, **options)
+
+
+def work_units(
+    tasks: str | Iterable[str] | None,
+    *,
+    protocol: str = "beir",
+    languages: str | Iterable[str] | None = None,
+    domains: str | Iterable[str] | None = None,
+    formats: str | Iterable[str] | None = None,
+) -> list[WorkUnit]:
+    """The (dataset, subset) units a task selection names, in catalogue order."""
+    from jinavdr.tasks import select
+
+    selected = select(tasks, languages=languages, domains=domains, formats=formats)
+    paper = protocol == "paper"
+    if paper and (no_qa := [task.name for task, _ in selected if not task.qa_repo]):
+        raise JinaVDRError(
+            f"protocol 'paper' reads the QA copies of the datasets, and {', '.join(no_qa)} "
+            f"{'has' if len(no_qa) == 1 else 'have'} none (local folders and the sample use the BEIR layout). "
+            "Use --protocol beir for them."
+        )
+    units = []
+    for task, subsets in selected:
+        for sub in subsets:
+            units.append(
+                WorkUnit(
+                    dataset=task.name, subset=sub.name, task=task, subset_spec=sub,
+                    repo=(task.qa_repo or "") if paper else task.repo,
+                    revision=None if paper else task.revision,
+                    expected_queries=sub.queries, expected_pages=sub.pages,
+                )
+            )
+    return units
+
+
+# --------------------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------------------
+
+
+def run(
+    model: str,
+    tasks: str | Sequence[str] | None = "jinavdr",
+    *,
+    results_dir: str | Path = "results",
+    protocol: str = "beir",
+    k: int | None = None,
+    batch_size: int | None = None,
+    query_batch_size: int | None = None,
+    num_workers: int = 0,
+    device: str | None = None,
+    allow_unpinned: bool = False,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    strict: bool = False,
+    languages: str | Iterable[str] | None = None,
+    domains: str | Iterable[str] | None = None,
+    formats: str | Iterable[str] | None = None,
+    shard: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    save_run: bool = False,
+    events: Events | None = None,
+    **model_options: Any,
+) -> RunReport:
+    """Evaluate ``model`` on ``tasks``, writing ``<results_dir>/<model-slug>/<dataset>.json``.
+
+    Finished subsets are skipped unless ``overwrite``; each subset is written as soon as it is done.
+    A failing subset does not stop the others: see ``report.failures`` / ``report.exit_code``.
+    Raises :class:`~jinavdr.errors.JinaVDRError` (before any encoding) for bad options, unknown
+    names, an unwritable results folder, or result files that are corrupt or hold other settings.
+    ``k`` is the ranking depth (default: the protocol's, 100 for ``beir``; ``paper`` ranks all pages).
+    ``shard="i/n"`` runs only part ``i`` of ``n`` of the selected subsets (:mod:`jinavdr.shards`).
+    Under ``torchrun`` every process encodes a share and rank 0 writes (:mod:`jinavdr.distributed`).
+    """
+    options = _run_options(
+        protocol=protocol, k=k, batch_size=batch_size, query_batch_size=query_batch_size,
+        num_workers=num_workers, use_cache=use_cache, cache_dir=cache_dir, strict=strict,
+        overwrite=overwrite, save_run=save_run,
+    )
+    spec = _resolve_model(model, model_options)
+    units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
+    units = select_shard(units, shard)
+    store = ResultStore(results_dir)
+    store.ensure_writable(spec.slug())
+    if device is None:
+        from jinavdr.models.registry import default_device
+
+        device = default_device()
+    if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
+        return distributed.run_units(spec, units, store, options, device=device, allow_unpinned=allow_unpinned,
+                                     events=events)
+    backend = DefaultBackend(spec, device=device, allow_unpinned=allow_unpinned)
+    runner = Runner(model_info_from_spec(spec), backend, store, options,
+                    env=Environment.capture(device), events=events)
+    return runner.run(units)
+
+
+# --------------------------------------------------------------------------------------------------
+# plan (dry run)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedUnit:
+    unit: WorkUnit
+    status: Literal["done", "todo"]
+    n_queries: int | None  # expected (Hub tasks) or loaded (local tasks)
+    n_pages: int | None
+    cached_queries: int | None = None  # None: unknown without downloading, or the model encodes nothing
+    cached_pages: int | None = None
+
+
+@dataclass
+class RunPlan:
+    model: str
+    model_slug: str
+    results_dir: Path
+    protocol: str
+    k: int | None
+    units: list[PlannedUnit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def todo(self) -> list[PlannedUnit]:
+        return [u for u in self.units if u.status == "todo"]
+
+
+def _page_input(spec: Any) -> str | None:
+    """What pages the model reads, from the registry (None: unknown before loading, or a searcher)."""
+    from jinavdr.models.registry import get_entry, import_factory
+
+    if spec.adapter == "st":
+        return "text"
+    if spec.adapter.startswith(("python:", "entry-point:")):  # the user's class: read its attributes
+        try:
+            cls = import_factory(spec.factory)
+        except (JinaVDRError, ImportError):
+            return None
+        encodes = hasattr(cls, "encode_pages")
+        return getattr(cls, "page_input", None) if encodes else None
+    try:
+        entry = get_entry(spec.adapter)
+    except JinaVDRError:
+        return None
+    return None if entry.similarity == "bm25" else entry.page_input
+
+
+def _cached_counts(
+    spec: Any, page_input: str, subset: Any, cache_dir: Path | None, device: str
+) -> tuple[int, int]:
+    from jinavdr.cache import EmbeddingCache
+    from jinavdr.encoding import page_keys, query_keys
+
+    cache = EmbeddingCache(cache_dir)
+    key = spec.cache_key(device)
+    q = sum(cache.contains(key, "query", query_keys(subset.queries.texts)))
+    p = sum(cache.contains(key, "page", page_keys(subset.corpus, page_input)))
+    return q, p
+
+
+def plan(
+    model: str,
+    tasks: str | Sequence[str] | None = "jinavdr",
+    *,
+    results_dir: str | Path = "results",
+    protocol: str = "beir",
+    k: int | None = None,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    strict: bool = False,
+    languages: str | Iterable[str] | None = None,
+    domains: str | Iterable[str] | None = None,
+    formats: str | Iterable[str] | None = None,
+    shard: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    **model_options: Any,
+) -> RunPlan:
+    """What :func:`run` would do, without loading the model or encoding anything.
+
+    Hub tasks are not downloaded: their counts are the task files' expected counts and their cache
+    status is unknown. Local tasks (folders, the sample) are read to count cached embeddings.
+    """
+    options = _run_options(
+        protocol=protocol, k=k, batch_size=None, query_batch_size=None, num_workers=0, use_cache=use_cache,
+        cache_dir=cache_dir, strict=strict, overwrite=overwrite, save_run=False,
+    )
+    spec = _resolve_model(model, model_options)
+    if device is None:
+        from jinavdr.models.registry import default_device
+
+        device = default_device()
+    units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
+    units = select_shard(units, shard)
+    store = ResultStore(results_dir)
+    info: ModelInfo = model_info_from_spec(spec)
+    runner = Runner(info, DefaultBackend(spec, device="cpu"), store, options, env=Environment.capture("cpu"))
+    todo, _done = runner.plan(units)
+    todo_keys = {u.key for u in todo}
+    page_input = _page_input(spec) if use_cache else None
+    out = RunPlan(model=model, model_slug=spec.slug(), results_dir=store.root, protocol=options.protocol,
+                  k=options.k)
+    if options.protocol == "paper":
+        out.notes.append("counts are the task files' (BEIR copies); the QA copies that protocol 'paper' "
+                         "reads hold one row per (query, page) and differ")
+    for unit in units:
+        status: Literal["done", "todo"] = "todo" if unit.key in todo_keys else "done"
+        planned = PlannedUnit(unit, status, unit.expected_queries, unit.expected_pages)
+        if status == "done":
+            existing = store.read(info.slug, unit.dataset)
+            if existing is not None and unit.subset in existing.subsets:
+                finished = existing.subsets[unit.subset]
+                planned.n_queries, planned.n_pages = finished.n_queries, finished.n_pages
+        if status == "todo" and unit.task.is_local and options.protocol == "beir":
+            try:
+                subset = runner.backend.load_subset(unit, options)
+                planned.n_queries, planned.n_pages = len(subset.queries), len(subset.corpus)
+                if page_input is not None:
+                    planned.cached_queries, planned.cached_pages = _cached_counts(
+                        spec, page_input, subset, options.cache_dir, device
+                    )
+            except JinaVDRError as exc:
+                out.notes.append(f"{unit.key}: {exc}")
+        out.units.append(planned)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------------
+
+
+def load_results(path: str | Path) -> list[ResultFile]:
+    """Every result file at ``path`` (a file, a model folder or a results root), sorted by path.
+
+    A corrupt file or one of an unknown schema raises :class:`~jinavdr.errors.ResultsError` naming it.
+    """
+    return [read_result_file(p) for p in iter_result_paths(Path(path))]

@@ -1,0 +1,136 @@
+"""``jinavdr models`` (list adapters) and ``jinavdr cache info|clear`` (the embedding cache)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+cache_app = typer.Typer(help="Inspect or clear the embedding cache.", no_args_is_help=True)
+
+
+def _fail(exc: Exception) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+    raise typer.Exit(getattr(exc, "exit_code", 2))
+
+
+def models_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List model adapters: default checkpoint, similarity, page input, and whether they run here."""
+    import json
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from jinavdr.models import registry
+
+    rows = []
+    for entry in registry.list_models():
+        spec = registry.resolve(entry.name)
+        ok, reason, cmd = registry.available(spec)
+        rows.append(
+            {
+                "name": entry.name,
+                "family": entry.family,
+                "model_id": entry.model_id,
+                "revision": entry.revision,
+                "revision_note": entry.revision_note,
+                "similarity": entry.similarity,
+                "page_input": entry.page_input,
+                "runnable": ok,
+                "missing": reason,
+                "install": cmd,
+                "description": entry.description,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    table = Table(title="jinavdr models (also: st:<hub id or path>, mteb:<name>, python:module:Class)")
+    for col in ("name", "family", "default checkpoint", "similarity", "page input", "runs here"):
+        table.add_column(col)
+    for r in rows:
+        rev = f"@{r['revision'][:8]}" if r["revision"] else (" (unpinned)" if "/" in r["model_id"] else "")
+        runs = "[green]yes[/green]" if r["runnable"] else f"[yellow]no[/yellow]: {escape(r['install'] or r['missing'])}"
+        table.add_row(r["name"], r["family"], escape(f"{r['model_id']}{rev}"), r["similarity"], r["page_input"], runs)
+    Console().print(table)
+
+
+def cache_info(
+    root: Path | None = typer.Option(None, "--root", help="Cache folder (default $JINAVDR_CACHE or "
+                                      "~/.cache/jinavdr/embeddings)."),
+) -> None:
+    """Size and entries per model settings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from jinavdr.cache import EmbeddingCache
+
+    cache = EmbeddingCache(root)
+    infos = cache.info()
+    console = Console()
+    if not infos:
+        console.print(f"cache {cache.root} is empty")
+        return
+    table = Table(title=f"embedding cache {cache.root}")
+    for col in ("key", "model", "settings", "queries", "pages", "shards", "MB"):
+        table.add_column(col)
+    for info in infos:
+        settings = {k: v for k, v in info.settings.items() if k not in ("adapter", "model_id")}
+        table.add_row(
+            info.key[:12],
+            info.slug or str(info.settings.get("adapter", "?")),
+            f"{info.settings.get('model_id', '?')} {settings}",
+            str(info.entries.get("query", 0)),
+            str(info.entries.get("page", 0)),
+            str(info.shards),
+            f"{info.bytes / 1e6:.1f}",
+        )
+    console.print(table)
+    console.print(f"total: {sum(i.bytes for i in infos) / 1e6:.1f} MB in {len(infos)} model setting(s)")
+
+
+def cache_clear(
+    model: str | None = typer.Option(None, "--model", help="Only this model: a name (all its cached "
+                                     "settings, narrowed by --option), or a slug or key prefix from "
+                                     "`jinavdr cache info`."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Model option key=value (with --model)."),
+    root: Path | None = typer.Option(None, "--root", help="Cache folder."),
+) -> None:
+    """Remove cached embeddings (all, or one model's)."""
+    from jinavdr.cache import EmbeddingCache
+    from jinavdr.errors import JinaVDRError
+    from jinavdr.models import registry
+
+    cache = EmbeddingCache(root)
+    try:
+        if model is None:
+            n = cache.clear()
+        else:
+            infos = cache.info()
+            keys = [] if option else [i.key for i in infos if model == i.slug or i.key.startswith(model)]
+            if not keys:  # a model name: every cached setting of that adapter matching --option
+                spec = registry.resolve(model, **registry.parse_options(option))
+                given = {k: spec.options[k] for k in registry.parse_options(option)}
+                keys = [
+                    i.key for i in infos
+                    if i.settings.get("adapter") == spec.adapter
+                    and i.settings.get("model_id") == spec.model_id
+                    and all(i.settings.get(k) == v for k, v in given.items())
+                ]
+            n = sum(cache.clear(k) for k in keys)
+    except JinaVDRError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"removed {n} model setting(s) from {cache.root}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models_command)
+    cache_app.command("info")(cache_info)
+    cache_app.command("clear")(cache_clear)
+    app.add_typer(cache_app, name="cache")

@@ -1,0 +1,170 @@
+"""Embedding cache: round trips, index refresh, concurrent writers, info/clear and the CLI."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+import torch
+
+from jinavdr.cache import EmbeddingCache, default_root, page_key, query_key
+from jinavdr.embeddings import Embeddings
+
+KEY = "f" * 64
+
+
+def _ragged(lengths: list[int], dim: int = 4, seed: int = 0) -> Embeddings:
+    g = torch.Generator().manual_seed(seed)
+    offsets = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int64)
+    return Embeddings(torch.randn(sum(lengths), dim, generator=g), offsets)
+
+
+def test_dense_round_trip_subset_and_order(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    data = torch.arange(12, dtype=torch.float32).reshape(4, 3)
+    cache.put(KEY, "page", ["a", "b", "c", "d"], Embeddings(data))
+    found, emb = cache.get(KEY, "page", ["d", "x", "b", "a"])
+    assert found == [0, 2, 3]
+    assert emb is not None and not emb.is_multi
+    assert torch.equal(emb.data, data[[3, 1, 0]])
+    assert cache.get(KEY, "query", ["a"]) == ([], None)  # roles are separate
+
+
+def test_bfloat16_is_kept(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    data = torch.randn(3, 8).to(torch.bfloat16)
+    cache.put(KEY, "query", ["a", "b", "c"], Embeddings(data))
+    _, emb = cache.get(KEY, "query", ["c", "a"])
+    assert emb is not None and emb.data.dtype == torch.bfloat16 and torch.equal(emb.data, data[[2, 0]])
+
+
+def test_ragged_round_trip_across_shards(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    first, second = _ragged([2, 5, 1], seed=1), _ragged([3, 0, 4], seed=2)
+    cache.put(KEY, "page", ["a", "b", "c"], first)
+    cache.put(KEY, "page", ["d", "e", "f"], second)
+    found, emb = cache.get(KEY, "page", ["f", "a", "e", "b"])
+    assert found == [0, 1, 2, 3] and emb is not None and emb.is_multi
+    assert emb.lengths().tolist() == [4, 2, 0, 5]
+    assert torch.equal(emb.item(0), second.item(2))
+    assert torch.equal(emb.item(1), first.item(0))
+    assert torch.equal(emb.item(3), first.item(1))
+
+
+def test_index_sees_new_shards_and_other_instances(tmp_path: Path) -> None:
+    reader, writer = EmbeddingCache(tmp_path), EmbeddingCache(tmp_path)
+    assert reader.contains(KEY, "page", ["a"]) == [False]
+    writer.put(KEY, "page", ["a"], Embeddings(torch.ones(1, 2)))
+    assert reader.contains(KEY, "page", ["a", "b"]) == [True, False]
+    writer.put(KEY, "page", ["b"], Embeddings(torch.zeros(1, 2)))
+    assert reader.contains(KEY, "page", ["a", "b"]) == [True, True]
+
+
+def test_models_are_separate(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    cache.put("a" * 64, "page", ["x"], Embeddings(torch.ones(1, 2)))
+    assert cache.contains("b" * 64, "page", ["x"]) == [False]
+
+
+def test_writer_flushes_by_count_and_on_error(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    with pytest.raises(RuntimeError), cache.writer(KEY, "page", flush_items=2) as w:
+        w.add(["a"], Embeddings(torch.ones(1, 2)))
+        assert cache.contains(KEY, "page", ["a"]) == [False]  # buffered
+        w.add(["b"], Embeddings(torch.ones(1, 2)))
+        assert cache.contains(KEY, "page", ["a", "b"]) == [True, True]  # flushed at 2 items
+        w.add(["c"], Embeddings(torch.ones(1, 2)))
+        raise RuntimeError("encoder crashed")
+    assert cache.contains(KEY, "page", ["c"]) == [True]  # finished work is kept
+
+
+def test_content_keys() -> None:
+    assert query_key("q") == query_key("q") != query_key("q ")
+    assert page_key("img1", None) == page_key("img1", None)
+    assert page_key("img1", None) != page_key("img1", "") != page_key(None, "")
+    assert page_key(None, "text") != page_key("text", None)
+    assert len(query_key("q")) == 32
+
+
+def test_default_root_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JINAVDR_CACHE", str(tmp_path / "c"))
+    assert default_root() == tmp_path / "c"
+    assert EmbeddingCache().root == tmp_path / "c"
+    monkeypatch.delenv("JINAVDR_CACHE")
+    assert default_root() == Path.home() / ".cache" / "jinavdr" / "embeddings"
+
+
+def _value(key: str) -> torch.Tensor:
+    return torch.full((1, 4), float(int(key)))
+
+
+def _write_many(root: str, keys: list[str]) -> None:
+    cache = EmbeddingCache(root)
+    for lo in range(0, len(keys), 3):
+        chunk = keys[lo : lo + 3]
+        cache.put(KEY, "page", chunk, Embeddings(torch.cat([_value(k) for k in chunk])))
+
+
+def test_concurrent_writers_overlapping_keys(tmp_path: Path) -> None:
+    keys_a = [str(i) for i in range(0, 60)]
+    keys_b = [str(i) for i in range(30, 90)]  # 30 keys written by both processes
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_write_many, args=(str(tmp_path), ks)) for ks in (keys_a, keys_b)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    cache = EmbeddingCache(tmp_path)
+    wanted = [str(i) for i in range(90)]
+    found, emb = cache.get(KEY, "page", wanted)
+    assert found == list(range(90)) and emb is not None
+    assert torch.equal(emb.data[:, 0], torch.arange(90, dtype=torch.float32))
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".tmp")]
+    assert leftovers == []
+    (info,) = cache.info()
+    assert info.entries == {"query": 0, "page": 90} and info.settings == {}  # no spec.json written
+
+
+def test_info_and_clear(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    k1, k2 = "1" * 64, "2" * 64
+    cache.describe(k1, {"adapter": "bm25", "model_id": "bm25"}, "bm25")
+    cache.put(k1, "query", ["q1", "q2"], Embeddings(torch.ones(2, 2)))
+    cache.put(k1, "page", ["p1"], Embeddings(torch.ones(1, 2)))
+    cache.put(k1, "page", ["p1", "p2"], Embeddings(torch.ones(2, 2)))  # duplicate key p1
+    cache.describe(k2, {"adapter": "minilm", "model_id": "m"}, "minilm")
+    cache.put(k2, "page", ["p1"], Embeddings(torch.ones(1, 2)))
+    infos = {i.slug: i for i in cache.info()}
+    assert infos["bm25"].entries == {"query": 2, "page": 2}
+    assert infos["bm25"].shards == 3 and infos["bm25"].bytes > 0
+    assert infos["minilm"].settings == {"adapter": "minilm", "model_id": "m"}
+    assert cache.clear(k1) == 1
+    assert [i.slug for i in cache.info()] == ["minilm"]
+    assert cache.contains(k1, "page", ["p1"]) == [False]
+    assert cache.clear() == 1 and cache.info() == []
+
+
+def test_cache_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from jinavdr.cli import app
+
+    cache = EmbeddingCache(tmp_path)
+    k1, k2 = "1" * 64, "2" * 64
+    cache.describe(k1, {"adapter": "bm25", "model_id": "bm25", "k1": 1.5}, "bm25")
+    cache.put(k1, "page", ["p1"], Embeddings(torch.ones(1, 2)))
+    cache.describe(k2, {"adapter": "minilm", "model_id": "sentence-transformers/all-MiniLM-L6-v2"}, "minilm")
+    cache.put(k2, "page", ["p1"], Embeddings(torch.ones(1, 2)))
+    runner = CliRunner()
+    out = runner.invoke(app, ["cache", "info", "--root", str(tmp_path)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "bm25" in out.output and "minilm" in out.output and "2 model setting(s)" in out.output
+    out = runner.invoke(app, ["cache", "clear", "--model", "minilm", "--root", str(tmp_path)])
+    assert out.exit_code == 0 and "removed 1 model setting(s)" in out.output
+    assert [i.slug for i in cache.info()] == ["bm25"]
+    out = runner.invoke(app, ["cache", "clear", "--model", "bm25", "-o", "k1=2", "--root", str(tmp_path)])
+    assert "removed 0 model setting(s)" in out.output  # other settings of bm25 are kept
+    out = runner.invoke(app, ["cache", "clear", "--root", str(tmp_path)])
+    assert "removed 1 model setting(s)" in out.output and cache.info() == []

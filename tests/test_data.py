@@ -1,0 +1,457 @@
+"""Loading subsets: BEIR layout round trips, validation, lazy pages, QA layout, Hub errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from jinavdr.data import DataWarning, load_qa_subset, load_subset
+from jinavdr.dataset import PageDecodeError
+from jinavdr.errors import DataError
+from jinavdr.tasks import TaskSpec, default_sample_dir, load_catalogue, task_from_folder
+
+datasets = pytest.importorskip("datasets")
+from datasets import Dataset, Features, Value  # noqa: E402
+from datasets import Image as HFImage  # noqa: E402
+
+PARQUET = "test-00000-of-00001.parquet"
+QUERY_FEATURES = Features({"query-id": Value("string"), "query": Value("string")})
+CORPUS_FEATURES = Features({"corpus-id": Value("string"), "image": HFImage(), "text_description": Value("string")})
+QRELS_FEATURES = Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("int64")})
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+PAGES = {"d1": png((255, 0, 0), (30, 20)), "d2": png((0, 255, 0), (40, 10)), "d3": png((0, 0, 255), (8, 8))}
+
+
+def write_part(folder: Path, data: dict, features: Features | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    Dataset.from_dict(data, features=features).to_parquet(str(folder / PARQUET))
+
+
+def write_subset(root: Path, queries: dict, corpus: dict, qrels: dict, *, qrels_features=QRELS_FEATURES) -> None:
+    """One subset in the exact Hub BEIR layout: Image features stored in the parquet by datasets."""
+    write_part(root / "queries", queries, QUERY_FEATURES)
+    write_part(root / "corpus", corpus, CORPUS_FEATURES)
+    write_part(root / "qrels", qrels, qrels_features)
+
+
+def corpus_of(pages: dict[str, bytes], texts: list[str | None] | None = None) -> dict:
+    return {
+        "corpus-id": list(pages),
+        "image": [{"bytes": b, "path": None} for b in pages.values()],
+        "text_description": texts if texts is not None else [f"text of {d}" for d in pages],
+    }
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """A two-language folder; ``en`` has a query with only a 0-grade qrel and one without qrels."""
+    root = tmp_path / "docs"
+    write_subset(
+        root / "en",
+        {"query-id": ["q1", "q2", "q3", "q4"], "query": ["red page", "green page", "zero only", "no qrels"]},
+        corpus_of(PAGES, ["red", None, "blue"]),
+        {"query-id": ["q1", "q2", "q2", "q3"], "corpus-id": ["d1", "d2", "d3", "d3"], "score": [1, 2, 1, 0]},
+    )
+    write_subset(
+        root / "jp",
+        {"query-id": ["k1"], "query": ["赤いページ"]},
+        corpus_of({"p1": PAGES["d1"]}),
+        {"query-id": ["k1"], "corpus-id": ["p1"], "score": [1]},
+    )
+    return root
+
+
+# -------------------------------------------------------------------------------------------------
+# Round trip
+# -------------------------------------------------------------------------------------------------
+
+
+def test_round_trip_of_a_hub_layout_folder(folder):
+    task = task_from_folder(folder)
+    subset = load_subset(task, "en")
+    assert (subset.dataset, subset.name, subset.key) == ("docs", "en", "docs:en")
+    assert subset.repo == str(folder.resolve()) and subset.revision is None
+    assert subset.queries.ids == ["q1", "q2"] and subset.queries.texts == ["red page", "green page"]
+    assert subset.dropped_queries == 2  # q3 (grade 0 only) and q4 (no qrels)
+    assert subset.qrels.relevance == {"q1": {"d1": 1}, "q2": {"d2": 2, "d3": 1}}
+    corpus = subset.corpus
+    assert corpus.ids == ["d1", "d2", "d3"] and corpus.dataset == "docs"
+    assert corpus.texts == ["red", "", "blue"]
+    assert corpus.sizes == [(30, 20), (40, 10), (8, 8)]
+    assert corpus.group_ids is None
+    expected = [hashlib.sha1(PAGES[d] + b"\x00" + t.encode()).hexdigest() for d, t in zip(PAGES, ["red", "", "blue"], strict=True)]
+    assert corpus.hashes == expected
+    image = corpus.image(1)
+    assert image.size == (40, 10) and image.convert("RGB").getpixel((0, 0)) == (0, 255, 0)
+
+    ja = load_subset(folder, "ja")  # a folder path works as a task; ja finds the jp subfolder
+    assert ja.name == "jp" and ja.queries.texts == ["赤いページ"] and ja.dropped_queries == 0
+
+
+def test_integer_ids_become_strings(tmp_path):
+    write_part(tmp_path / "queries", {"query-id": [1, 2], "query": ["a", "b"]}, None)
+    write_part(
+        tmp_path / "corpus",
+        {"corpus-id": [10, 20], "image": [{"bytes": PAGES["d1"], "path": None}] * 2},
+        Features({"corpus-id": Value("int64"), "image": HFImage()}),
+    )
+    write_part(tmp_path / "qrels", {"query-id": [1, 2], "corpus-id": [10, 20], "score": [1, 1]}, None)
+    subset = load_subset(str(tmp_path))
+    assert subset.queries.ids == ["1", "2"] and subset.corpus.ids == ["10", "20"]
+    assert subset.qrels.relevance == {"1": {"10": 1}, "2": {"20": 1}}
+    assert subset.corpus.texts is None  # no text_description column
+    assert len(set(subset.corpus.hashes)) == 1  # same bytes, no text: same hash
+
+
+def test_image_columns_of_plain_bytes_or_relative_paths(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(PAGES["d2"])
+    write_part(tmp_path / "queries", {"query-id": ["q"], "query": ["x"]}, None)
+    write_part(tmp_path / "qrels", {"query-id": ["q"], "corpus-id": ["a"], "score": [1]}, None)
+    write_part(tmp_path / "corpus", {"corpus-id": ["a"], "image": ["img/a.png"]}, None)  # paths, task-relative
+    by_path = load_subset(str(tmp_path)).corpus
+    assert by_path.sizes == [(40, 10)] and by_path.image(0).size == (40, 10)
+    assert by_path.hashes == [hashlib.sha1(PAGES["d2"] + b"\x00").hexdigest()]
+    write_part(tmp_path / "corpus", {"corpus-id": ["a"], "image": [PAGES["d2"]]}, None)  # plain binary
+    by_bytes = load_subset(str(tmp_path)).corpus
+    assert by_bytes.sizes == [(40, 10)] and by_bytes.hashes == by_path.hashes
+
+
+def test_images_are_decoded_lazily_and_corrupt_pages_name_their_id(tmp_path):
+    broken = {"good": PAGES["d1"], "bad": b"\x89PNG not really"}
+    write_subset(
+        tmp_path,
+        {"query-id": ["q"], "query": ["x"]},
+        corpus_of(broken),
+        {"query-id": ["q"], "corpus-id": ["good"], "score": [1]},
+    )
+    subset = load_subset(str(tmp_path))  # loading never decodes pages
+    assert subset.corpus.sizes == [(30, 20), (0, 0)]  # unreadable header: unknown size
+    assert subset.corpus.image(0).size == (30, 20)
+    with pytest.raises(PageDecodeError) as info:
+        subset.corpus.image(1)
+    assert info.value.doc_id == "bad"
+    assert str(info.value).startswith(f"page 'bad' of dataset '{tmp_path.name}' could not be decoded as an image")
+
+
+# -------------------------------------------------------------------------------------------------
+# Validation
+# -------------------------------------------------------------------------------------------------
+
+
+def _counted(folder: Path, subset: str, **counts) -> TaskSpec:
+    task = task_from_folder(folder)
+    subsets = tuple(s.model_copy(update=counts) if s.name == subset else s for s in task.subsets)
+    return task.model_copy(update={"subsets": subsets})
+
+
+def test_count_mismatch_warns_with_both_numbers(folder):
+    task = _counted(folder, "en", queries=5, pages=3, qrels=4)
+    with pytest.warns(DataWarning) as record:
+        load_subset(task, "en")
+    assert [str(w.message) for w in record] == [
+        f"docs:en: the task file expects 5 queries, loaded 4 (from {folder.resolve()})"
+    ]
+    task = _counted(folder, "en", queries=5, pages=3, qrels=2)
+    with pytest.warns(DataWarning) as record:
+        load_subset(task, "en")
+    assert [str(w.message) for w in record] == [
+        f"docs:en: the task file expects 5 queries, loaded 4; 2 qrels, loaded 4 (from {folder.resolve()})"
+    ]
+
+
+def test_matching_counts_do_not_warn(folder):
+    task = _counted(folder, "en", queries=4, pages=3, qrels=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_subset(task, "en", strict=True)
+
+
+def test_count_mismatch_is_an_error_when_strict(folder):
+    task = _counted(folder, "en", queries=4, pages=3, qrels=9)
+    with pytest.raises(DataError, match=r"^docs:en: the task file expects 9 qrels, loaded 4 \(from .*\); strict mode"):
+        load_subset(task, "en", strict=True)
+
+
+def test_dangling_qrels_name_the_ids(tmp_path):
+    write_subset(
+        tmp_path / "d",
+        {"query-id": ["q1"], "query": ["x"]},
+        corpus_of({"d1": PAGES["d1"]}),
+        {"query-id": ["q1", "q9", "q1"], "corpus-id": ["d1", "d1", "d7"], "score": [1, 1, 1]},
+    )
+    with pytest.raises(DataError) as info:
+        load_subset(str(tmp_path / "d"))
+    assert str(info.value) == (
+        f"d:default ({(tmp_path / 'd').resolve()}): the qrels name unknown query ids 'q9' and unknown page "
+        "ids 'd7'; fix the qrels or the ids"
+    )
+
+
+def test_duplicate_ids_are_errors(tmp_path):
+    write_subset(
+        tmp_path / "q",
+        {"query-id": ["q1", "q1", "q2"], "query": ["a", "b", "c"]},
+        corpus_of({"d1": PAGES["d1"]}),
+        {"query-id": ["q1"], "corpus-id": ["d1"], "score": [1]},
+    )
+    with pytest.raises(DataError, match=r"q:default \(.*\): duplicate query ids 'q1'; ids must be unique$"):
+        load_subset(str(tmp_path / "q"))
+    write_subset(
+        tmp_path / "c",
+        {"query-id": ["q1"], "query": ["a"]},
+        {"corpus-id": ["d1", "d1"], "image": [{"bytes": PAGES["d1"], "path": None}] * 2, "text_description": ["", ""]},
+        {"query-id": ["q1"], "corpus-id": ["d1"], "score": [1]},
+    )
+    with pytest.raises(DataError, match=r"duplicate page ids 'd1'; ids must be unique$"):
+        load_subset(str(tmp_path / "c"))
+
+
+def test_missing_column_is_an_error(tmp_path):
+    write_subset(
+        tmp_path,
+        {"query-id": ["q1"], "query": ["a"]},
+        corpus_of({"d1": PAGES["d1"]}),
+        {"query-id": ["q1"], "corpus-id": ["d1"], "relevance": [1]},
+        qrels_features=None,
+    )
+    with pytest.raises(DataError, match=r"the qrels have no column 'score' \(found query-id, corpus-id, relevance\)"):
+        load_subset(str(tmp_path))
+
+
+def test_missing_part_error_names_part_place_and_layout(folder):
+    task = task_from_folder(folder)
+    for f in (folder / "en" / "corpus").iterdir():
+        f.unlink()
+    with pytest.raises(DataError) as info:
+        load_subset(task, "en")
+    root = folder.resolve()
+    assert str(info.value).startswith(
+        f"local dataset {root}: the corpus of subset 'en' has no parquet files (expected {root}/en/corpus/*.parquet). "
+        "Expected layout:\n<folder>/\n├── queries/"
+    )
+
+
+def test_several_subsets_need_a_name(folder):
+    with pytest.raises(DataError, match=r"task 'docs' has 2 subsets \(en, jp\): name one"):
+        load_subset(task_from_folder(folder))
+
+
+# -------------------------------------------------------------------------------------------------
+# ViDoRe layout (parts by config name, v2 languages in a column), through a fake Hub
+# -------------------------------------------------------------------------------------------------
+
+
+def test_config_layout_and_query_language_filter(monkeypatch):
+    parts = {
+        "queries": Dataset.from_dict(
+            {"query-id": [1, 2, 3, 4], "query": ["q fr", "q en", "q2 fr", "q2 en"],
+             "language": ["french", "english", "french", "english"]}  # fmt: skip
+        ),
+        "corpus": Dataset.from_dict(corpus_of({"10": PAGES["d1"], "11": PAGES["d2"]}), features=CORPUS_FEATURES),
+        "qrels": Dataset.from_dict({"query-id": [1, 2, 3, 4], "corpus-id": [10, 10, 11, 11], "score": [1, 1, 1, 0]}),
+    }
+    calls = []
+
+    def fake_load(path, name=None, *, split, revision=None, **kwargs):
+        calls.append((path, name, split, revision, kwargs))
+        return parts[name]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    task = load_catalogue().get("vidore2-esg-reports")
+    french = task.subset("fr").model_copy(update={"queries": 2, "pages": 2, "qrels": 2})
+    subset = load_subset(task, french, strict=True)
+    assert calls == [
+        ("vidore/esg_reports_v2", part, "test", "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3", {})
+        for part in ("queries", "corpus", "qrels")
+    ]
+    assert subset.queries.ids == ["1", "3"] and subset.qrels.relevance == {"1": {"10": 1}, "3": {"11": 1}}
+    assert subset.revision == "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3" and subset.repo == "vidore/esg_reports_v2"
+    with pytest.warns(DataWarning, match=r"expects 57 queries, loaded 2; 1538 pages, loaded 2; 222 qrels, loaded 2 \(from vidore/"):
+        english = load_subset(task, "en")  # q4 has only a 0 grade: dropped
+    assert english.queries.ids == ["2"] and english.dropped_queries == 1
+
+
+def test_beir_layout_loads_parts_by_data_dir(monkeypatch, tmp_path):
+    write_subset(
+        tmp_path, {"query-id": ["q"], "query": ["x"]}, corpus_of({"d": PAGES["d1"]}),
+        {"query-id": ["q"], "corpus-id": ["d"], "score": [1]},
+    )  # fmt: skip
+    calls = []
+
+    def fake_load(path, *, data_dir, split, revision):
+        calls.append((path, data_dir, split, revision))
+        part = data_dir.rsplit("/", 1)[1]
+        return Dataset.from_parquet(str(tmp_path / part / PARQUET))
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    task = load_catalogue().get("airbnb-synthetic")
+    with pytest.warns(DataWarning) as record:
+        subset = load_subset(task, "ja")
+    rev = "14c4c816fff158d20719bebf414d495efeaedc20"
+    assert [str(w.message) for w in record] == [
+        "airbnb-synthetic:jp: the task file expects 492 queries, loaded 1; 1000 pages, loaded 1; 492 qrels, "
+        f"loaded 1 (from jinaai/airbnb-synthetic-retrieval_beir at revision {rev})"
+    ]
+    assert calls == [("jinaai/airbnb-synthetic-retrieval_beir", f"jp/{p}", "test", rev) for p in ("queries", "corpus", "qrels")]
+    assert subset.revision == rev and subset.queries.ids == ["q"]
+
+
+# -------------------------------------------------------------------------------------------------
+# Hub failures
+# -------------------------------------------------------------------------------------------------
+
+
+def test_offline_hub_says_what_failed_and_how_to_use_a_local_copy(monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True, raising=False)
+    task = TaskSpec(repo="jinavdr-test/not-cached-anywhere_beir", name="nowhere", revision="0" * 40,
+                    subsets=[{"name": "default", "data_dir": "default"}])  # fmt: skip
+    with pytest.raises(DataError) as info:
+        load_subset(task)
+    msg = str(info.value)
+    assert msg.startswith(
+        "cannot load the queries of nowhere:default of jinavdr-test/not-cached-anywhere_beir at revision "
+        + "0" * 40
+        + ": the Hugging Face Hub is unreachable or offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) "
+        "and the Hugging Face cache has no copy ("
+    )
+    assert "--local-dir DIR`) and pass" in msg and msg.endswith("pass that folder instead of the name: --tasks DIR.")
+
+
+def _raise(exc: BaseException):
+    def fake_load(*args, **kwargs):
+        raise exc
+
+    return fake_load
+
+
+def test_gated_repo_gives_the_hub_reason(monkeypatch):
+    from huggingface_hub.errors import GatedRepoError
+
+    monkeypatch.setattr(datasets, "load_dataset", _raise(GatedRepoError("Access to dataset x is restricted.")))
+    with pytest.raises(DataError) as info:
+        load_subset("tabfquad")
+    assert str(info.value) == (
+        "cannot load the queries of tabfquad:default of jinaai/tabfquad_beir at revision "
+        "42f9ba0b1f1dd0a6b82be6e9547367e2fb555e21: the dataset is gated on the Hugging Face Hub (Access to "
+        "dataset x is restricted.). Request access at https://huggingface.co/datasets/jinaai/tabfquad_beir, "
+        "then log in (`hf auth login` or HF_TOKEN)."
+    )
+
+
+@pytest.mark.parametrize("kind", ["RepositoryNotFoundError", "DatasetNotFoundError", "RevisionNotFoundError"])
+def test_missing_repo_or_revision_gives_the_hub_reason(monkeypatch, kind):
+    import datasets.exceptions
+    import huggingface_hub.errors
+
+    cls = getattr(huggingface_hub.errors, kind, None) or getattr(datasets.exceptions, kind)
+    monkeypatch.setattr(datasets, "load_dataset", _raise(cls("Dataset 'jinaai/x' doesn't exist on the Hub")))
+    with pytest.raises(DataError) as info:
+        load_subset("docvqa")
+    assert str(info.value).startswith(
+        "cannot load the queries of docvqa:default of jinaai/docvqa_beir at revision "
+        "d77d5d00a0047597a0ffc1ed25555078710e21b4: the Hugging Face Hub says: Dataset 'jinaai/x' doesn't "
+        "exist on the Hub. Check the repo id and revision in the task file"
+    )
+
+
+def test_gated_message_from_datasets_is_recognised(monkeypatch):
+    from datasets.exceptions import DatasetNotFoundError
+
+    exc = DatasetNotFoundError("Dataset 'jinaai/x' is a gated dataset on the Hub. Visit the dataset page to ask for access.")
+    monkeypatch.setattr(datasets, "load_dataset", _raise(exc))
+    with pytest.raises(DataError, match=r"the dataset is gated on the Hugging Face Hub \(Dataset 'jinaai/x' is a gated"):
+        load_subset("docvqa")
+
+
+# -------------------------------------------------------------------------------------------------
+# QA layout (paper protocol)
+# -------------------------------------------------------------------------------------------------
+
+
+def test_qa_layout_follows_the_paper_protocol(tmp_path):
+    rows = {
+        "query": ["where is red?", None, "where is red?", "green?", None, "green?"],
+        "image": [{"bytes": PAGES[d], "path": None} for d in ("d1", "d2", "d3", "d2", "d1", "d3")],
+        "image_filename": ["a.png", "b.png", "c.png", "b.png", "a.png", "c.png"],
+        "text_description": ["t0", "t1", "t2", "t3", "t4", "t5"],
+    }
+    features = Features({"query": Value("string"), "image": HFImage(), "image_filename": Value("string"),
+                         "text_description": Value("string")})  # fmt: skip
+    write_part(tmp_path / "qa" / "default", rows, features)
+    subset = load_qa_subset("tabfquad", source=tmp_path / "qa")
+    # unique texts, first row kept; the relevant page is the LAST row's filename
+    assert subset.queries.ids == ["q-0", "q-3"] and subset.queries.texts == ["where is red?", "green?"]
+    assert subset.qrels.relevance == {"q-0": {"c.png": 1}, "q-3": {"c.png": 1}}
+    # every row is a page (no dedup); group ids are the filenames the scorer merges by max
+    assert subset.corpus.ids == [f"row-{i}" for i in range(6)]
+    assert subset.corpus.group_ids == rows["image_filename"]
+    assert subset.corpus.texts == rows["text_description"]
+    assert subset.corpus.image(4).size == (30, 20)
+    assert subset.revision is None and subset.repo == str((tmp_path / "qa").resolve())
+    assert (subset.dataset, subset.name, subset.dropped_queries) == ("tabfquad", "default", 0)
+
+
+def test_qa_layout_needs_its_columns(tmp_path):
+    write_part(tmp_path / "default", {"query": ["a"], "image": [{"bytes": PAGES["d1"], "path": None}]},
+               Features({"query": Value("string"), "image": HFImage()}))  # fmt: skip
+    with pytest.raises(DataError, match=r"QA \(.*, config 'default'\): the rows have no column 'image_filename'"):
+        load_qa_subset("tabfquad", source=tmp_path)
+
+
+def test_qa_offline_records_no_revision_and_explains(monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataError, match=r"cannot load config 'default' of jinaai/tabfquad: the Hugging Face Hub is"):
+        load_qa_subset("tabfquad")
+    calls = []
+
+    def fake_load(*args, **kwargs):
+        calls.append((args, kwargs))
+        return Dataset.from_dict(
+            {"query": ["q"], "image": [{"bytes": PAGES["d1"], "path": None}], "image_filename": ["f.png"]},
+            features=Features({"query": Value("string"), "image": HFImage(), "image_filename": Value("string")}),
+        )
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    subset = load_qa_subset("github-readme", "ja")  # the config is the subset name, jp
+    assert calls == [(("jinaai/github-readme-retrieval-multilingual",), {"name": "jp", "split": "test", "revision": None})]
+    assert subset.revision is None and subset.repo == "jinaai/github-readme-retrieval-multilingual"
+    assert subset.qrels.relevance == {"q-0": {"f.png": 1}} and subset.corpus.texts is None
+
+
+# -------------------------------------------------------------------------------------------------
+# The bundled sample loads through the same code path
+# -------------------------------------------------------------------------------------------------
+
+
+def test_sample_collection_loads():
+    sample = default_sample_dir()
+    if not (sample / "catalogue.json").is_file():
+        pytest.skip(f"sample collection not generated yet at {sample} (run scripts/make_sample.py)")
+    selection = load_catalogue().select("sample")
+    listed = [e["name"] for e in json.loads((sample / "catalogue.json").read_text(encoding="utf-8"))]
+    assert [task.name for task, _ in selection] == listed
+    for task, subsets in selection:
+        assert task.is_local and task.collections == ("sample",)
+        for spec in subsets:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                subset = load_subset(task, spec, strict=True)  # counts.json must match the data
+            assert len(subset.queries) + subset.dropped_queries == spec.queries
+            assert len(subset.corpus) == spec.pages and subset.corpus.texts is not None
+            assert subset.corpus.image(0).size == subset.corpus.sizes[0]

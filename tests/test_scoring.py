@@ -1,0 +1,264 @@
+"""Scoring: exact MaxSim and dense scores, chunk-size independence, tie rules, padding, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jinavdr.embeddings import Embeddings
+from jinavdr.errors import UnknownNameError
+from jinavdr.scoring import Run, ScoringStats, Tiling, rank, score_topk, scoring_settings, trec_tie_order
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def ragged(lengths: list[int], dim: int, seed: int) -> Embeddings:
+    gen = torch.Generator().manual_seed(seed)
+    return Embeddings.from_list([torch.randn(n, dim, generator=gen) for n in lengths])
+
+
+def brute_maxsim(q: Embeddings, p: Embeddings) -> torch.Tensor:
+    """Reference: one query and one page at a time, in float64."""
+    out = torch.empty(len(q), len(p), dtype=torch.float64)
+    for i in range(len(q)):
+        for j in range(len(p)):
+            out[i, j] = (q.item(i).double() @ p.item(j).double().T).amax(dim=1).sum()
+    return out
+
+
+def reference_topk(scores: torch.Tensor, k: int, prio: np.ndarray | None = None) -> np.ndarray:
+    """Rank by score descending, then tie priority ascending (default page index)."""
+    n = scores.shape[1]
+    prio = np.arange(n) if prio is None else prio
+    out = [np.lexsort((prio, -row))[:k] for row in scores.numpy()]
+    return np.asarray(out, dtype=np.int64).reshape(scores.shape[0], min(k, n))
+
+
+@pytest.fixture(scope="module")
+def multi() -> tuple[Embeddings, Embeddings]:
+    gen = torch.Generator().manual_seed(1)
+    q_len = torch.randint(1, 9, (23,), generator=gen).tolist()
+    p_len = torch.randint(1, 40, (61,), generator=gen).tolist()
+    return ragged(q_len, 16, 2), ragged(p_len, 16, 3)
+
+
+@pytest.fixture(scope="module")
+def dense() -> tuple[Embeddings, Embeddings]:
+    gen = torch.Generator().manual_seed(4)
+    return Embeddings(torch.randn(29, 32, generator=gen)), Embeddings(torch.randn(71, 32, generator=gen))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_maxsim_matches_brute_force(multi, device):
+    q, p = multi
+    ref = brute_maxsim(q, p)
+    idx, scores = score_topk(q, p, similarity="maxsim", k=10, device=device)
+    assert idx.shape == (23, 10) and idx.dtype == np.int64 and scores.dtype == np.float32
+    np.testing.assert_array_equal(idx, reference_topk(ref, 10))
+    np.testing.assert_allclose(scores, np.take_along_axis(ref.numpy(), idx, 1), rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+@pytest.mark.parametrize("device", DEVICES)
+def test_dense_matches_reference(dense, similarity, device):
+    q, p = dense
+    qd, pd = q.data.double(), p.data.double()
+    if similarity == "cosine":
+        qd, pd = qd / qd.norm(dim=1, keepdim=True), pd / pd.norm(dim=1, keepdim=True)
+    ref = qd @ pd.T
+    idx, scores = score_topk(q, p, similarity=similarity, k=7, device=device)
+    np.testing.assert_array_equal(idx, reference_topk(ref, 7))
+    np.testing.assert_allclose(scores, np.take_along_axis(ref.numpy(), idx, 1), rtol=1e-6, atol=1e-5)
+
+
+CHUNKS = [(1, 1), (1, 5), (2, 3), (3, 7), (5, 2), (7, 64), (64, 1), (1000, 1000), (None, None)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("tiling", [Tiling(1, 1), Tiling(2, 3), Tiling(4, 5), None])
+@pytest.mark.parametrize("similarity", ["maxsim", "dot", "cosine"])
+def test_chunk_sizes_never_change_indices_or_scores(multi, dense, similarity, tiling, device):
+    q, p = multi if similarity == "maxsim" else dense
+    first = score_topk(q, p, similarity=similarity, k=9, tiling=tiling, device=device)
+    for query_chunk, page_chunk in CHUNKS:
+        idx, scores = score_topk(
+            q, p, similarity=similarity, k=9, tiling=tiling, device=device,
+            query_chunk=query_chunk, page_chunk=page_chunk,
+        )  # fmt: skip
+        np.testing.assert_array_equal(idx, first[0])
+        assert scores.tobytes() == first[1].tobytes()  # bit-identical, not merely close
+
+
+def integer_pages() -> tuple[Embeddings, Embeddings]:
+    """Small integer vectors: every product is exact, so equal scores are exact ties."""
+    q = Embeddings(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    p = Embeddings(torch.tensor([[1, 0], [0, 1], [1, 0], [1, 1], [0, 1], [1, 0], [0, 0], [1, 1]], dtype=torch.float32))
+    return q, p
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_ties_break_by_page_index_for_every_chunking(device):
+    q, p = integer_pages()
+    # query 0 = (1, 0): scores 1,0,1,1,0,1,0,1 -> pages 0,2,3,5,7 tie at 1 (index order), then 1,4,6
+    want0 = [0, 2, 3, 5, 7, 1, 4, 6]
+    # query 2 = (1, 1): scores 1,1,1,2,1,1,0,2 -> 3,7 then 0,1,2,4,5 then 6
+    want2 = [3, 7, 0, 1, 2, 4, 5, 6]
+    for tiling in (Tiling(1, 1), Tiling(2, 3), None):
+        for page_chunk in (1, 2, 3, 8):
+            idx, scores = score_topk(
+                q, p, similarity="dot", k=None, tiling=tiling, page_chunk=page_chunk, device=device
+            )
+            assert idx[0].tolist() == want0 and idx[2].tolist() == want2
+            assert scores[2].tolist() == [2, 2, 1, 1, 1, 1, 1, 0]
+            # a cut inside a tie group keeps the lowest page indices
+            top3, _ = score_topk(q, p, similarity="dot", k=3, tiling=tiling, page_chunk=page_chunk, device=device)
+            assert top3[0].tolist() == [0, 2, 3] and top3[2].tolist() == [3, 7, 0]
+
+
+def test_custom_tie_order_and_negative_zero():
+    q = Embeddings(torch.tensor([[1.0, 0.0]]))
+    p = Embeddings(torch.tensor([[0.0, 1.0], [-0.0, 5.0], [0.0, 2.0], [-1.0, 0.0]]))
+    # scores: 0, -0 (== 0), 0, -1; tie order prefers page 2, then 1, then 0
+    idx, scores = score_topk(q, p, similarity="dot", k=None, tie_order=[2, 1, 0, 3], tiling=Tiling(1, 1))
+    assert idx.tolist() == [[2, 1, 0, 3]]
+    assert scores.tolist() == [[0.0, 0.0, 0.0, -1.0]]
+
+
+def test_rank_breaks_ties_like_trec_eval():
+    q, p = integer_pages()
+    doc_ids = ["d1", "d10", "d2", "d9", "d3", "d11", "d0", "a"]
+    full = rank(["q0", "q1", "q2"], doc_ids, q, p, similarity="dot", k=None, tiling=Tiling(2, 3))
+    # query 0 ties at 1: d1, d2, d9, d11, a -> doc id descending: d9, d2, d11, d1, a
+    assert [d for d, _ in full.ranking(0)][:5] == ["d9", "d2", "d11", "d1", "a"]
+    # the full ranking equals trec_eval's order of the full score dict
+    assert Run.from_dict(full.to_dict()).to_dict() == full.to_dict()
+    for qi in range(3):
+        expected = sorted(full.ranking(qi), key=lambda it: (it[1], it[0]), reverse=True)
+        assert full.ranking(qi) == expected
+    # a top-k run is the head of the full ranking, ties included
+    for k in (1, 2, 3, 4, 6):
+        top = rank(["q0", "q1", "q2"], doc_ids, q, p, similarity="dot", k=k, page_chunk=1, tiling=Tiling(1, 1))
+        assert all(top.ranking(i) == full.ranking(i)[:k] for i in range(3))
+
+
+def test_trec_tie_order_is_descending_string_order():
+    assert trec_tie_order(["d1", "d10", "d9", "a"]).tolist() == [2, 1, 0, 3]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_padding_never_wins_with_negative_similarities(device):
+    # every query token has negative similarity with every page token; pages of very different
+    # lengths share one block, so short pages are padded; a zero pad would win the max with 0
+    q = Embeddings.from_list([torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])])
+    short = torch.tensor([[-3.0, -3.0]])
+    long = torch.tensor([[-1.0, -1.0]] + [[-4.0, -4.0]] * 6)
+    p = Embeddings.from_list([short, long, short * 2])
+    expected = torch.tensor([[-3.0, -1.0, -6.0], [-3.0 - 3.0 - 6.0, -1.0 - 1.0 - 2.0, -6.0 - 6.0 - 12.0]])
+    for tiling in (Tiling(1, 1), Tiling(2, 3), None):
+        idx, scores = score_topk(q, p, similarity="maxsim", k=None, tiling=tiling, device=device)
+        assert idx.tolist() == [[1, 0, 2], [1, 0, 2]]
+        np.testing.assert_array_equal(scores, np.take_along_axis(expected.numpy(), idx, 1))
+
+
+def test_low_precision_inputs_are_scored_in_fp32(multi):
+    q, p = multi
+    q16 = Embeddings(q.data.to(torch.bfloat16), q.offsets)
+    p16 = Embeddings(p.data.to(torch.bfloat16), p.offsets)
+    upcast = (Embeddings(q16.data.float(), q.offsets), Embeddings(p16.data.float(), p.offsets))
+    got = score_topk(q16, p16, similarity="maxsim", k=5)
+    want = score_topk(*upcast, similarity="maxsim", k=5)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1].tobytes() == want[1].tobytes()
+
+
+def test_k_larger_than_corpus_and_empty_inputs(dense, multi):
+    q, p = dense
+    idx, scores = score_topk(q, p, similarity="dot", k=1000)
+    assert idx.shape == (29, 71) and sorted(idx[0].tolist()) == list(range(71))
+    assert (np.diff(scores, axis=1) <= 0).all()
+    empty = Embeddings(torch.empty(0, 32))
+    assert score_topk(empty, p, similarity="dot")[0].shape == (0, 71)
+    assert score_topk(q, empty, similarity="dot", k=None)[0].shape == (29, 0)
+    mq, _ = multi
+    assert score_topk(mq, Embeddings.from_list([], dim=16), similarity="maxsim")[1].shape == (23, 0)
+
+
+def test_bad_inputs_give_clear_errors(dense, multi):
+    q, p = dense
+    mq, mp = multi
+    with pytest.raises(UnknownNameError, match="unknown similarity 'maxim'. Did you mean: maxsim"):
+        score_topk(q, p, similarity="maxim")
+    with pytest.raises(ValueError, match="similarity 'maxsim' needs multi-vector \\(ragged\\) query embeddings"):
+        score_topk(q, p, similarity="maxsim")
+    with pytest.raises(ValueError, match="similarity 'dot' needs dense \\[N, D\\] query embeddings"):
+        score_topk(mq, mp, similarity="dot")
+    with pytest.raises(ValueError, match="query dimension 32 differs from page dimension 8"):
+        score_topk(q, Embeddings(torch.ones(3, 8)), similarity="dot")
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        score_topk(q, p, similarity="dot", k=0)
+    holed = Embeddings(torch.ones(2, 16), torch.tensor([0, 2, 2]))  # page 1 has zero tokens
+    with pytest.raises(ValueError, match="page 1 has no token vectors"):
+        score_topk(mq, holed, similarity="maxsim")
+    nan = q.data.clone()
+    nan[3, 0] = float("nan")
+    with pytest.raises(ValueError, match="similarity score of query 3 is NaN"):
+        score_topk(Embeddings(nan), p, similarity="dot", tiling=Tiling(2, 2), query_chunk=2)
+    with pytest.raises(ValueError, match="tie_order must be a permutation of 0..70"):
+        score_topk(q, p, similarity="dot", tie_order=[0] * 71)
+    with pytest.raises(ValueError, match="doc ids must be unique"):
+        rank([str(i) for i in range(29)], ["x"] * 71, q, p, similarity="dot")
+    with pytest.raises(ValueError, match="28 query ids for 29 query embeddings"):
+        rank([str(i) for i in range(28)], [str(i) for i in range(71)], q, p, similarity="dot")
+
+
+def test_memory_is_bounded_by_the_chunk(multi):
+    q, p = multi
+    stats = ScoringStats()
+    score_topk(q, p, similarity="maxsim", k=5, tiling=Tiling(4, 5), query_chunk=8, page_chunk=10, stats=stats)
+    q_len, p_len = q.lengths(), p.lengths()
+    # the largest temporary is one block pair's token similarities or one chunk's page tokens,
+    # far below the queries x pages x tokens tensor a naive scorer builds
+    max_q_tokens = max(int(q_len[i : i + 4].sum()) for i in range(0, len(q), 4))
+    max_block_page_tokens = 5 * int(p_len.max())
+    bound = 4 * max(max_q_tokens * max_block_page_tokens, 10 * int(p_len.max()) * 16, 23 * (5 + 10))
+    assert 0 < stats.largest_temporary_bytes <= bound
+    assert stats.useful_macs == int(q_len.sum()) * int(p_len.sum()) * 16
+    assert stats.performed_macs >= stats.useful_macs
+    assert stats.tiles == -(-23 // 4) * -(-61 // 5)
+
+
+def test_run_round_trips_and_writes_trec(tmp_path):
+    results = {"q1": {"b": 0.5, "a": 0.5, "c": 0.9}, "q2": {"c": -1.0}}
+    run = Run.from_dict(results)
+    assert run.doc_ids == ["a", "b", "c"] and run.depth == 3
+    assert run.ranking(0) == [("c", pytest.approx(0.9)), ("b", 0.5), ("a", 0.5)]
+    assert run.indices[1].tolist() == [2, -1, -1]
+    assert run.to_dict() == {"q1": {"c": np.float32(0.9), "b": 0.5, "a": 0.5}, "q2": {"c": -1.0}}
+    assert Run.from_dict(results, k=1).to_dict() == {"q1": {"c": np.float32(0.9)}, "q2": {"c": -1.0}}
+    path = run.write_trec(tmp_path / "run.trec", tag="t")
+    assert path.read_text().splitlines() == [
+        f"q1 Q0 c 1 {float(np.float32(0.9))!r} t",
+        "q1 Q0 b 2 0.5 t",
+        "q1 Q0 a 3 0.5 t",
+        "q2 Q0 c 1 -1.0 t",
+    ]
+    with pytest.raises(ValueError, match="run has 1 rows but 2 query ids"):
+        Run(["a", "b"], ["x"], np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.float32))
+
+
+def test_scoring_settings_name_what_moves_the_last_bit():
+    settings = scoring_settings("maxsim", "cpu")
+    assert settings["similarity"] == "maxsim" and settings["scoring_device"] == "cpu"
+    assert settings["tiling"] == {"query_block": 64, "page_block": 2}
+    assert scoring_settings("dot", "cpu", Tiling(3, 4))["tiling"] == {"query_block": 3, "page_block": 4}
+
+
+def test_deep_top_k_of_1000_over_a_larger_corpus():
+    gen = torch.Generator().manual_seed(7)
+    q = Embeddings(torch.randint(-3, 4, (3, 4), generator=gen).float())  # integer: many exact ties
+    p = Embeddings(torch.randint(-3, 4, (1500, 4), generator=gen).float())
+    idx, scores = score_topk(q, p, similarity="dot", k=1000, page_chunk=300)
+    assert idx.shape == (3, 1000)
+    np.testing.assert_array_equal(idx, reference_topk(q.data @ p.data.T, 1000))
+    np.testing.assert_array_equal(scores, np.take_along_axis((q.data @ p.data.T).numpy(), idx, 1))
