@@ -100,14 +100,17 @@ def work_units(
             f"{'has' if len(no_qa) == 1 else 'have'} none (local folders and the sample use the BEIR layout). "
             "Use --protocol beir for them."
         )
+    from jinavdr.data import recorded_source
+
     units = []
     for task, subsets in selected:
+        # What result files record (a folder: its content revision, so resuming checks the data early).
+        repo, revision = ((task.qa_repo or ""), None) if paper else recorded_source(task)
         for sub in subsets:
             units.append(
                 WorkUnit(
                     dataset=task.name, subset=sub.name, task=task, subset_spec=sub,
-                    repo=(task.qa_repo or "") if paper else task.repo,
-                    revision=None if paper else task.revision,
+                    repo=repo, revision=revision,
                     expected_queries=sub.queries, expected_pages=sub.pages,
                 )
             )

@@ -7,7 +7,9 @@ Rules (documented for users in ``docs/regression-gate.md``):
   unweighted mean over common datasets. Everything present on one side only is listed in the report.
 - **Settings**: the two sides must share every *evaluation setting* (:func:`setting_differences`):
   protocol, main metric, dataset repo and revision, dtype, every model option recorded in
-  ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...). Model
+  ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...; not
+  the informational ``scoring`` record, :data:`jinavdr.store.UNCOMPARED_RUN_OPTIONS`). Local
+  data (a folder, the sample) is identified by its content revision (``sha256:...``), not its path. Model
   identity (adapter, model id, revision, slug) and the environment (versions, device, batch sizes)
   are shown but never compared. A difference raises :class:`SettingsMismatchError` (exit code 2)
   unless ``force``.
@@ -36,10 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from jinavdr.data import is_content_revision
 from jinavdr.errors import ResultsError
 from jinavdr.results import ResultFile, SubsetResult
 from jinavdr.stats import holm_bonferroni, paired_randomization_test
-from jinavdr.store import iter_result_paths, read_result_file
+from jinavdr.store import UNCOMPARED_RUN_OPTIONS, iter_result_paths, read_result_file
 
 __all__ = [
     "Comparison",
@@ -63,6 +66,8 @@ MODEL_IDENTITY_KEYS: frozenset[str] = frozenset(
 )
 #: Manifest fields compared as a whole (besides ``settings.*`` and ``run_options.*`` key by key).
 COMPARED_MANIFEST_FIELDS: tuple[str, ...] = ("protocol", "dataset_repo", "dataset_revision", "dtype")
+#: ``dataset_repo`` as compared for local data with a content revision: the folder may be anywhere.
+LOCAL_DATA = "local folder"
 #: Slack (in points) when testing "drop beyond tolerance", so float noise never fails a gate.
 _POINTS_EPS = 1e-9
 
@@ -270,25 +275,29 @@ def evaluation_settings(rf: ResultFile) -> dict[str, Any]:
     out: dict[str, Any] = {"main_metric": rf.main_metric}
     for name in COMPARED_MANIFEST_FIELDS:  # the manifest's protocol is the one the store writes
         out[name] = getattr(m, name)
-    out["dataset_repo"] = portable_repo(m.dataset_repo)
+    out["dataset_repo"] = portable_repo(m.dataset_repo, m.dataset_revision)
     for key, value in m.settings.items():
         if key not in MODEL_IDENTITY_KEYS:
             out[f"settings.{key}"] = value
     for key, value in m.run_options.items():
-        out[f"run_options.{key}"] = value
+        if key not in UNCOMPARED_RUN_OPTIONS:  # recorded for information (the scorer's device grid)
+            out[f"run_options.{key}"] = value
     return {k: _norm(v) for k, v in out.items()}
 
 
 _ABSENT = "<absent>"
 
 
-def portable_repo(repo: str) -> str:
-    """A Hub id as is; a local folder (absolute path) by its folder name only.
+def portable_repo(repo: str, revision: str | None = None) -> str:
+    """``dataset_repo`` as compared: what identifies the data independently of the machine.
 
-    The absolute path of a local task depends on the machine (a CI checkout is elsewhere than a
-    developer's), so only the folder name is compared; its content is not verified here (with
-    ``exact``, per-query ids and counts are).
+    Local data with a content revision (``sha256:...``) is :data:`LOCAL_DATA`: its path depends on the
+    machine (a CI checkout is elsewhere than a developer's) and the revision already proves the content
+    equal. A Hub id is kept as is; a local folder recorded without a content revision (older files) is
+    compared by its folder name only.
     """
+    if is_content_revision(revision):
+        return LOCAL_DATA
     return f"local:{Path(repo).name}" if Path(repo).is_absolute() else repo
 
 
@@ -300,6 +309,22 @@ def setting_differences(baseline: ResultFile, candidate: ResultFile) -> list[tup
         for key in sorted(set(a) | set(b))
         if a.get(key, _ABSENT) != b.get(key, _ABSENT)
     ]
+
+
+def _changed_content_hint(differences: Sequence[SettingDifference]) -> str:
+    """A line naming the local datasets whose files differ (both sides have content revisions)."""
+    changed = [
+        ds
+        for d in differences
+        if d.name == "dataset_revision" and is_content_revision(d.baseline) and is_content_revision(d.candidate)
+        for ds in d.datasets
+    ]
+    if not changed:
+        return ""
+    return (
+        f"The local data of {', '.join(sorted(changed))} differs between the two runs (another content "
+        "revision: its parquet files changed), so they did not score the same queries and pages.\n"
+    )
 
 
 def _collect_differences(pairs: dict[str, tuple[ResultFile, ResultFile]]) -> list[SettingDifference]:
@@ -513,8 +538,8 @@ def compare(
         lines = "\n  ".join(d.describe() for d in differences)
         raise SettingsMismatchError(
             "baseline and candidate were evaluated with different settings, so their scores are not "
-            f"comparable:\n  {lines}\nRerun the candidate with the baseline's settings, or pass --force "
-            "to compare anyway."
+            f"comparable:\n  {lines}\n{_changed_content_hint(differences)}Rerun the candidate with the "
+            "baseline's settings, or pass --force to compare anyway."
         )
     if not any(set(b.subsets) & set(c.subsets) for b, c in pairs.values()):
         raise ResultsError(

@@ -31,7 +31,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from PIL.Image import Image
 
-__all__ = ["DataWarning", "load_qa_subset", "load_subset", "resolve"]
+__all__ = [
+    "CONTENT_REVISION_PREFIX",
+    "DataWarning",
+    "content_revision",
+    "is_content_revision",
+    "load_qa_subset",
+    "load_subset",
+    "recorded_source",
+    "resolve",
+]
 
 _SPLIT = "test"
 _SHOW = 8  # ids named in an error message
@@ -55,6 +64,73 @@ def resolve(task: TaskLike, subset: SubsetSpec | str | None = None) -> tuple[Tas
             raise DataError(f"task {spec.name!r} has {len(spec.subsets)} subsets ({names}): name one")
         return spec, spec.subsets[0]
     return spec, spec.subset(subset)
+
+
+# -------------------------------------------------------------------------------------------------
+# Content revision of local folders
+# -------------------------------------------------------------------------------------------------
+
+#: Prefix of a content revision, the ``dataset_revision`` recorded for a local folder.
+CONTENT_REVISION_PREFIX = "sha256:"
+_CHUNK = 1 << 20
+#: sha256 of each file read so far, by (path, size, mtime, inode): repeated loads do not rehash.
+_file_digests: dict[tuple[str, int, int, int], bytes] = {}
+
+
+def is_content_revision(revision: str | None) -> bool:
+    """True for a content revision (``sha256:<hex>``, a local folder's) rather than a Hub commit."""
+    return revision is not None and revision.startswith(CONTENT_REVISION_PREFIX)
+
+
+def _file_digest(path: Path) -> bytes:
+    """sha256 of a file's bytes, streamed in 1 MiB chunks; cached in-process by (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    digest = _file_digests.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        with path.open("rb", buffering=0) as fh:
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+        digest = _file_digests[key] = h.digest()
+    return digest
+
+
+def content_revision(task: TaskLike) -> str:
+    """``sha256:<hex>`` identifying the data of a local task, the same on every machine.
+
+    Covers every parquet file of every subset (one result file holds all subsets of a dataset):
+    sha256 over the files sorted by path relative to the task folder, each contributing its path and
+    the sha256 of its bytes. Image files that a corpus names by path are not covered.
+    """
+    spec = task if isinstance(task, TaskSpec) else get_task(os.fspath(task))
+    if not spec.is_local:
+        raise DataError(f"task {spec.name!r} is a Hub repo ({spec.repo}), not a folder: it has no content revision")
+    root = Path(spec.repo)
+    files = {f for s in spec.subsets for part in local_part_files(root, s).values() for f in part}
+    top = hashlib.sha256()
+    for rel, path in sorted((f.relative_to(root).as_posix(), f) for f in files):
+        name = rel.encode("utf-8")
+        top.update(len(name).to_bytes(8, "big") + name)
+        try:
+            top.update(_file_digest(path))
+        except OSError as exc:
+            raise DataError(f"local dataset {root}: cannot read {rel} to compute its content revision ({exc})") from exc
+    return CONTENT_REVISION_PREFIX + top.hexdigest()
+
+
+def recorded_source(task: TaskSpec) -> tuple[str, str | None]:
+    """``(dataset_repo, dataset_revision)`` that result files record for ``task``.
+
+    A Hub task: its repo id and pinned commit. A local folder: :attr:`TaskSpec.recorded_repo`
+    (``jinavdr-sample/<name>`` for the bundled sample, else the folder path) and its
+    :func:`content_revision`.
+    """
+    if task.is_local:
+        return task.recorded_repo, content_revision(task)
+    return task.repo, task.revision
 
 
 # -------------------------------------------------------------------------------------------------
@@ -316,6 +392,8 @@ def load_subset(task: TaskLike, subset: SubsetSpec | str | None = None, *, stric
     unknown query or page, missing columns or parts, an unreachable / gated / missing Hub repo.
     Queries without a relevant page (score > 0) are dropped and counted in ``dropped_queries``.
     Counts that differ from the task file warn (:class:`DataWarning`), or raise when ``strict``.
+    ``repo`` / ``revision`` are :func:`recorded_source`'s: the Hub id and pinned commit, or for a
+    folder a portable name (sample) or its path, and its :func:`content_revision`.
     """
     task, subset = resolve(task, subset)
     where = f"{task.name}:{subset.name} ({task.repo})"
@@ -348,14 +426,15 @@ def load_subset(task: TaskLike, subset: SubsetSpec | str | None = None, *, stric
     queries, relevance, dropped = _drop_unjudged(query_ids, query_texts, relevance)
     base_dir = Path(task.repo) if task.is_local else None
     corpus = _corpus(c_table, doc_ids, dataset=task.name, base_dir=base_dir)
+    repo, revision = recorded_source(task)
     return Subset(
         dataset=task.name,
         name=subset.name,
         queries=queries,
         corpus=corpus,
         qrels=Qrels(relevance),
-        repo=task.repo,
-        revision=task.revision,
+        repo=repo,
+        revision=revision,
         dropped_queries=dropped,
     )
 

@@ -235,6 +235,8 @@ class Runner:
         self.options = options
         self.env = env
         self.events = events or Events()
+        #: ``{"scoring": ...}`` once the model is loaded (see :func:`scoring_record`)
+        self.scoring: dict[str, Any] = {}
 
     # -- manifests ---------------------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class Runner:
             protocol=self.options.protocol,
             dtype=self.model.dtype,
             batch_sizes=self.options.batch_sizes(),
-            run_options=self.options.run_options(),
+            run_options=self.options.run_options() | self.scoring,
         )
 
     def _check_files(self, units: Sequence[WorkUnit], *, partial: bool) -> None:
@@ -320,6 +322,7 @@ class Runner:
             raise JinaVDRError(f"model {self.model.name!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
         if self.options.batch_size is None and getattr(adapter, "page_input", "") == "text":
             self.options.batch_size = DEFAULT_PAGE_BATCH["text"]
+        self.scoring = scoring_record(adapter, self.env.device)
         return adapter
 
     def _run_units(self, adapter: Any, todo: Sequence[WorkUnit], report: RunReport) -> None:
@@ -424,6 +427,19 @@ def model_info_from_spec(spec: Any) -> ModelInfo:
         revision=spec.revision, settings=spec.settings(), dtype=spec.options.get("dtype"),
         cache_key=spec.key(),
     )
+
+
+def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
+    """``{"scoring": scoring_settings(...)}`` for an adapter whose embeddings :func:`jinavdr.scoring.rank`
+    scores on ``device``; ``{}`` for a searcher that ranks by itself. Recorded in the manifest's
+    ``run_options`` for information, never compared (:data:`jinavdr.store.UNCOMPARED_RUN_OPTIONS`)."""
+    from jinavdr.models.base import Searcher
+    from jinavdr.scoring import scoring_settings
+
+    similarity = getattr(adapter, "similarity", None)
+    if similarity is None or (isinstance(adapter, Searcher) and not hasattr(adapter, "encode_pages")):
+        return {}
+    return {"scoring": scoring_settings(similarity, device)}
 
 
 def complete_model_info(info: ModelInfo, adapter: Any) -> ModelInfo:

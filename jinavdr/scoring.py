@@ -212,7 +212,7 @@ def score_topk(
     tiling = tiling or default_tiling(similarity, dev)
     n_pages = len(pages)
     k_eff = n_pages if k is None else min(k, n_pages)
-    low = _tie_low_bits(tie_order, n_pages)
+    prio = _tie_priority(tie_order, n_pages)
     stats = stats if stats is not None else ScoringStats()
     stats.tiling, stats.device = tiling.as_dict(), str(dev)
 
@@ -221,7 +221,7 @@ def score_topk(
         scorer = _MaxSimScorer(queries, pages, tiling, dev, stats)
     else:
         scorer = _DenseScorer(queries, pages, tiling, dev, stats, cosine=similarity == "cosine")
-    top = _StreamingTopK(k_eff, low)
+    top = _StreamingTopK(k_eff, prio)
     with _full_fp32_matmul(), torch.inference_mode():
         q_chunks = scorer.query_chunks(query_chunk)
         for pc in scorer.page_chunks(page_chunk):
@@ -292,15 +292,15 @@ def _check_inputs(queries: Embeddings, pages: Embeddings, similarity: str, k: in
         raise ValueError(f"k must be >= 1 (or None for the full ranking), got {k}")
 
 
-def _tie_low_bits(tie_order: Sequence[int] | np.ndarray | None, n_pages: int) -> np.ndarray:
-    """Per page, the low 32 bits of its sort key: larger ranks first among equal scores."""
+def _tie_priority(tie_order: Sequence[int] | np.ndarray | None, n_pages: int) -> np.ndarray:
+    """Per page, its rank among equal scores (0 first), checked to be a permutation."""
     if tie_order is None:
         prio = np.arange(n_pages, dtype=np.int64)
     else:
         prio = np.asarray(tie_order, dtype=np.int64)
         if prio.shape != (n_pages,) or not np.array_equal(np.sort(prio), np.arange(n_pages)):
             raise ValueError(f"tie_order must be a permutation of 0..{n_pages - 1} (one entry per page)")
-    return 0xFFFFFFFF - prio
+    return prio
 
 
 @contextlib.contextmanager
@@ -318,39 +318,42 @@ def _full_fp32_matmul() -> Iterator[None]:
 
 # --- streaming top-k ---------------------------------------------------------------------------
 
+_LOW_BITS = 0xFFFFFFFF
+_HOST_ROWS = 64  # rows per host-side selection step
+
 
 class _StreamingTopK:
     """Keeps the best ``k`` pages per query while page chunks stream by, in the exact order.
 
     Order: score descending, then tie priority. Each (score, page) becomes one unique int64 key
-    (order-preserving float bits high, tie bits low). The device only picks ``k + 1`` candidates
-    per row; the exact bookkeeping runs on those small arrays on the host.
+    (order-preserving float bits high, tie bits low) that also encodes both, so the state is just
+    each row's best ``k`` keys: merging is a partition of keys, the final order a sort of keys.
+    The device only picks ``k + 1`` candidates per row; the bookkeeping runs on the host.
     """
 
-    def __init__(self, k: int, low: np.ndarray) -> None:
-        self.k, self.low = k, low
-        self.state: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row start -> (pages, scores)
+    def __init__(self, k: int, prio: np.ndarray) -> None:
+        self.k = k
+        self.low = _LOW_BITS - prio  # larger ranks first among equal scores
+        self.page_of_prio = np.argsort(prio)
+        self.state: dict[int, np.ndarray] = {}  # row start -> keys [rows, <= k], any order
 
     def push(self, rows: slice, scores: torch.Tensor, pages: np.ndarray) -> None:
-        pos, best_scores = _chunk_topk(scores, self.low[pages], self.k, rows.start)
-        best_pages = pages[pos]
+        low = self.low[pages]
+        pos, vals = _chunk_topk(scores, low, self.k, rows.start)
+        keys = _sort_keys(vals, np.take(low, pos))
         if rows.start in self.state:
-            old_pages, old_scores = self.state[rows.start]
-            best_pages = np.concatenate([old_pages, best_pages], 1)
-            best_scores = np.concatenate([old_scores, best_scores], 1)
-            keep = _top_by_key(_sort_keys(best_scores, self.low[best_pages]), self.k)
-            best_pages, best_scores = (np.take_along_axis(a, keep, 1) for a in (best_pages, best_scores))
-        self.state[rows.start] = (best_pages, best_scores)
+            keys = _top_keys(np.concatenate([self.state[rows.start], keys], 1), self.k)
+        self.state[rows.start] = keys
 
     def result(self, n_queries: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and scores, each row in the exact order."""
         if not self.state:  # no queries, or no pages
             shape = (n_queries, self.k)
             return np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.float32)
-        pages = np.concatenate([self.state[s][0] for s in sorted(self.state)])
-        scores = np.concatenate([self.state[s][1] for s in sorted(self.state)])
-        order = np.argsort(_sort_keys(scores, self.low[pages]), axis=1)[:, ::-1]
-        return np.take_along_axis(pages, order, 1).astype(np.int64), np.take_along_axis(scores, order, 1)
+        keys = np.concatenate([self.state[s] for s in sorted(self.state)])
+        keys = ~np.sort(~keys, axis=1)  # descending (~ reverses the order of int64 without overflow)
+        pages = self.page_of_prio[_LOW_BITS - (keys & _LOW_BITS)]
+        return pages.astype(np.int64, copy=False), _key_scores(keys)
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -368,7 +371,7 @@ def _chunk_topk(scores: torch.Tensor, low: np.ndarray, k: int, first_row: int) -
     if k >= m:
         vals = _host(scores)
         _check_nan(vals, first_row)
-        return np.broadcast_to(np.arange(m), (n, m)).copy(), vals
+        return np.broadcast_to(np.arange(m), (n, m)), vals
     pos, vals, next_val = _candidates(scores, k)
     _check_nan(vals, first_row)  # NaN ranks above everything, so any NaN in a row is selected
     straddle = np.flatnonzero(vals.min(axis=1) == next_val)
@@ -392,13 +395,19 @@ def _check_nan(vals: np.ndarray, first_row: int) -> None:
 
 def _candidates(scores: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions and values of some ``k`` largest entries per row (ties arbitrary) and each row's
-    (k+1)-th largest value, on the host. Needs ``k < m``."""
-    if scores.device.type == "cpu":  # numpy's partition is several times faster than topk on CPU
+    (k+1)-th largest value, on the host (writable arrays). Needs ``k < m``."""
+    if scores.device.type == "cpu":  # numpy's partition is faster than topk on CPU
         x = scores.numpy()
-        m = x.shape[1]
-        part = np.argpartition(x, m - k - 1, axis=1)  # column m-k-1: the (k+1)-th largest
-        pos = part[:, m - k :]
-        return pos, np.take_along_axis(x, pos, 1), x[np.arange(x.shape[0]), part[:, m - k - 1]]
+        n, m = x.shape
+        pos, vals, next_val = np.empty((n, k), np.intp), np.empty((n, k), x.dtype), np.empty(n, x.dtype)
+        for r in range(0, n, _HOST_ROWS):  # a few rows at a time: the temporaries stay in cache
+            rows = x[r : r + _HOST_ROWS]
+            part = np.argpartition(rows, m - k - 1, axis=1)  # column m-k-1: the (k+1)-th largest
+            flat, base = rows.reshape(-1), np.arange(0, len(rows) * m, m)
+            pos[r : r + _HOST_ROWS] = part[:, m - k :]
+            vals[r : r + _HOST_ROWS] = flat[part[:, m - k :] + base[:, None]]
+            next_val[r : r + _HOST_ROWS] = flat[part[:, m - k - 1] + base]
+        return pos, vals, next_val
     vals, pos = scores.topk(k + 1, dim=1, sorted=True)
     vals, pos = vals.cpu().numpy(), pos.cpu().numpy()
     return pos[:, :k].copy(), vals[:, :k].copy(), vals[:, k].copy()
@@ -412,11 +421,23 @@ def _top_by_key(keys: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(keys, m - k, axis=1)[:, m - k :]
 
 
+def _top_keys(keys: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest keys per row (keys are unique; any order)."""
+    m = keys.shape[1]
+    return keys if k >= m else np.partition(keys, m - k, axis=1)[:, m - k :]
+
+
 def _sort_keys(scores: np.ndarray, low: np.ndarray) -> np.ndarray:
     """Unique int64 keys ordering by (score, tie priority); -0.0 counts as 0.0."""
     bits = np.ascontiguousarray(scores + np.float32(0.0), dtype=np.float32).view(np.int32)
     ordered = bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # monotonic in the float value
     return (ordered.astype(np.int64) << 32) + low
+
+
+def _key_scores(keys: np.ndarray) -> np.ndarray:
+    """The scores encoded in :func:`_sort_keys` keys (the bit map is its own inverse); -0.0 -> 0.0."""
+    ordered = (keys >> 32).astype(np.int32)
+    return (ordered ^ ((ordered >> 31) & np.int32(0x7FFFFFFF))).view(np.float32)
 
 
 # --- scorers -------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ Safety rules:
 - adding a subset holds an exclusive ``fcntl.flock`` on the sidecar while it re-reads the file,
   merges and writes, so concurrent runs on different subsets of one dataset both land;
 - a file is only extended by a run whose *compared settings* (:data:`COMPARED_FIELDS`) equal the
-  file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting.
+  file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting. Local data is
+  identified by its content revision (``sha256:...``): changed files refuse, a moved folder does not.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jinavdr.data import is_content_revision
 from jinavdr.errors import ResultsError
 from jinavdr.results import SCHEMA_VERSION, Manifest, ResultFile, SubsetResult
 
@@ -47,6 +49,10 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "protocol",
     "run_options",
 )
+#: ``run_options`` keys recorded for information only, never compared: ``scoring`` (the scorer's
+#: block grid and device, :func:`jinavdr.scoring.scoring_settings`) differs between a CPU and a GPU
+#: run of one model, which agree up to the last float bit, so a run may be resumed on another device.
+UNCOMPARED_RUN_OPTIONS: frozenset[str] = frozenset({"scoring"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,14 +194,24 @@ def iter_result_paths(path: Path) -> list[Path]:
 _ABSENT = "<absent>"
 
 
+def _by_content(old: Manifest, new: Manifest) -> bool:
+    """True when both manifests identify local data by content revision (its path may differ)."""
+    return is_content_revision(old.dataset_revision) and is_content_revision(new.dataset_revision)
+
+
 def settings_differences(old: Manifest, new: Manifest) -> list[tuple[str, Any, Any]]:
     """``(field, old value, new value)`` for each compared setting that differs (settings and
-    run_options are compared key by key)."""
+    run_options are compared key by key). Local data with content revisions on both sides is
+    compared by revision only, not by folder path."""
     diffs: list[tuple[str, Any, Any]] = []
     for name in COMPARED_FIELDS:
+        if name == "dataset_repo" and _by_content(old, new):
+            continue
         a, b = getattr(old, name), getattr(new, name)
         if isinstance(a, dict) and isinstance(b, dict):
             for key in sorted(set(a) | set(b), key=str):
+                if name == "run_options" and key in UNCOMPARED_RUN_OPTIONS:
+                    continue
                 if _norm(a.get(key)) != _norm(b.get(key)):
                     diffs.append((f"{name}.{key}", a.get(key, _ABSENT), b.get(key, _ABSENT)))
         elif _norm(a) != _norm(b):
@@ -220,8 +236,10 @@ def check_compatible(existing: ResultFile, new: Manifest, path: Path, *, partial
     if not diffs:
         return
     lines = "; ".join(f"{name}: {a!r} in the file, {b!r} now" for name, a, b in diffs)
+    changed = any(name == "dataset_revision" for name, _, _ in diffs) and _by_content(existing.manifest, new)
+    why = f" The data in {new.dataset_repo} changed since the file was written." if changed else ""
     raise ResultsError(
-        f"{path} holds results made with different settings ({lines}). Refusing to mix them in one file. "
+        f"{path} holds results made with different settings ({lines}).{why} Refusing to mix them in one file. "
         "Rerun with the file's settings, use another --results-dir, or pass --overwrite to replace the file."
     )
 

@@ -56,6 +56,8 @@ COLLECTIONS: dict[str, str] = {
 COLLECTION_ALIASES = {"all": "jinavdr"}
 #: Collection given to tasks made from a folder path.
 LOCAL_COLLECTION = "local"
+#: Prefix of the dataset repo recorded for tasks of the bundled sample (``jinavdr-sample/<name>``).
+SAMPLE_REPO_PREFIX = "jinavdr-sample/"
 #: Environment variable with extra folders of task files (``os.pathsep``-separated).
 TASKS_PATH_ENV = "JINAVDR_TASKS_PATH"
 
@@ -180,6 +182,14 @@ class TaskSpec(BaseModel):
     def is_local(self) -> bool:
         """True when the data is a folder on this machine rather than a Hub repo."""
         return Path(self.repo).is_absolute()
+
+    @property
+    def recorded_repo(self) -> str:
+        """The dataset repo result files record: the Hub id; for the bundled sample the portable
+        ``jinavdr-sample/<name>`` (its folder depends on where jinavdr is installed); else the folder."""
+        if self.is_local and "sample" in self.collections:
+            return f"{SAMPLE_REPO_PREFIX}{self.name}"
+        return self.repo
 
     @property
     def multilingual(self) -> bool:

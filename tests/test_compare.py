@@ -238,16 +238,51 @@ def test_model_option_mismatch_is_refused_but_model_identity_is_not() -> None:
         compare(base, added)
 
 
-def test_local_folders_are_compared_by_name_not_path() -> None:
-    base = [make_file("d", {"default": [0.5]}, dataset_repo="/home/dev/jinavdr/assets/sample/d")]
-    moved = [make_file("d", {"default": [0.5]}, dataset_repo="/runner/work/jinavdr/assets/sample/d")]
-    assert compare(base, moved).passed
-    other = [make_file("d", {"default": [0.5]}, dataset_repo="/runner/work/other-folder")]
+CONTENT_A, CONTENT_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+def local_file(dataset: str, path: str, revision: str | None) -> list[ResultFile]:
+    return [make_file(dataset, {"default": [0.5, 1.0]}, dataset_repo=path, dataset_revision=revision)]
+
+
+def test_local_data_with_the_same_content_is_comparable_from_any_path() -> None:
+    base = local_file("d", "/home/dev/my-docs", CONTENT_A)
+    for path in ("/runner/work/my-docs", "/mnt/data/renamed-copy", "jinavdr-sample/d"):
+        c = compare(base, local_file("d", path, CONTENT_A), exact=True)
+        assert c.passed and c.forced_differences == ()
+
+
+def test_changed_local_content_is_refused_naming_dataset_and_both_revisions(tmp_path: Path) -> None:
+    base = [*local_file("d", "/home/dev/d", CONTENT_A), *local_file("e", "/home/dev/e", CONTENT_A)]
+    cand = [*local_file("d", "/runner/d", CONTENT_B), *local_file("e", "/runner/e", CONTENT_A)]
+    with pytest.raises(SettingsMismatchError) as info:
+        compare(base, cand)
+    message = str(info.value)
+    assert f"dataset_revision: '{CONTENT_A}' (baseline) vs '{CONTENT_B}' (candidate) [d]" in message
+    assert "The local data of d differs between the two runs" in message
+    assert "dataset_repo" not in message  # the paths differ too, but content decides
+    assert info.value.exit_code == 2
+    result = CliRunner().invoke(app, ["compare", str(write_folder(base, tmp_path / "b")), str(write_folder(cand, tmp_path / "c"))])
+    assert result.exit_code == 2 and CONTENT_B in result.output
+
+
+def test_local_data_is_not_comparable_with_a_hub_repo() -> None:
+    hub = [make_file("d", {"default": [0.5, 1.0]}, dataset_repo="jinaai/d_beir", dataset_revision="f" * 40)]
+    with pytest.raises(SettingsMismatchError) as info:
+        compare(local_file("d", "/home/dev/d", CONTENT_A), hub)
+    assert "dataset_repo: 'local folder' (baseline) vs 'jinaai/d_beir' (candidate) [d]" in str(info.value)
+    assert f"dataset_revision: '{CONTENT_A}' (baseline) vs '{'f' * 40}' (candidate) [d]" in str(info.value)
+    assert "The local data of" not in str(info.value)
+
+
+def test_local_folders_without_a_content_revision_are_compared_by_name() -> None:
+    """Files written before content revisions: the folder name is all there is to compare."""
+    base = local_file("d", "/home/dev/jinavdr/assets/sample/d", None)
+    assert compare(base, local_file("d", "/runner/work/jinavdr/assets/sample/d", None)).passed
     with pytest.raises(SettingsMismatchError, match="dataset_repo: 'local:d' \\(baseline\\) vs 'local:other-folder'"):
-        compare(base, other)
-    hub = [make_file("d", {"default": [0.5]}, dataset_repo="jinaai/d_beir")]
-    with pytest.raises(SettingsMismatchError, match="dataset_repo: 'local:d' \\(baseline\\) vs 'jinaai/d_beir'"):
-        compare(base, hub)
+        compare(base, local_file("d", "/runner/work/other-folder", None))
+    with pytest.raises(SettingsMismatchError, match=f"dataset_revision: None \\(baseline\\) vs '{CONTENT_A}'"):
+        compare(base, local_file("d", "/runner/work/jinavdr/assets/sample/d", CONTENT_A))
 
 
 def test_force_compares_and_reports_the_differences() -> None:

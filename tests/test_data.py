@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import re
+import shutil
 import warnings
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from jinavdr.data import DataWarning, load_qa_subset, load_subset
+from jinavdr.data import DataWarning, content_revision, load_qa_subset, load_subset, recorded_source
 from jinavdr.dataset import PageDecodeError
 from jinavdr.errors import DataError
 from jinavdr.tasks import TaskSpec, default_sample_dir, load_catalogue, task_from_folder
@@ -83,7 +86,7 @@ def test_round_trip_of_a_hub_layout_folder(folder):
     task = task_from_folder(folder)
     subset = load_subset(task, "en")
     assert (subset.dataset, subset.name, subset.key) == ("docs", "en", "docs:en")
-    assert subset.repo == str(folder.resolve()) and subset.revision is None
+    assert subset.repo == str(folder.resolve()) and subset.revision == content_revision(task)
     assert subset.queries.ids == ["q1", "q2"] and subset.queries.texts == ["red page", "green page"]
     assert subset.dropped_queries == 2  # q3 (grade 0 only) and q4 (no qrels)
     assert subset.qrels.relevance == {"q1": {"d1": 1}, "q2": {"d2": 2, "d3": 1}}
@@ -248,6 +251,93 @@ def test_missing_part_error_names_part_place_and_layout(folder):
 def test_several_subsets_need_a_name(folder):
     with pytest.raises(DataError, match=r"task 'docs' has 2 subsets \(en, jp\): name one"):
         load_subset(task_from_folder(folder))
+
+
+# -------------------------------------------------------------------------------------------------
+# Content revision of local folders
+# -------------------------------------------------------------------------------------------------
+
+
+def expected_revision(root: Path) -> str:
+    """The documented formula: sha256 over (path length, relative path, sha256 of bytes), by path."""
+    top = hashlib.sha256()
+    for rel in sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet")):
+        name = rel.encode()
+        top.update(len(name).to_bytes(8, "big") + name + hashlib.sha256((root / rel).read_bytes()).digest())
+    return "sha256:" + top.hexdigest()
+
+
+def test_content_revision_is_stable_and_the_same_for_every_subset_and_place(folder, tmp_path):
+    task = task_from_folder(folder)
+    rev = content_revision(task)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", rev) and rev == expected_revision(folder)
+    # one revision per dataset (its result file holds every subset), the same on every load
+    assert load_subset(task, "en").revision == load_subset(folder, "jp").revision == rev
+    assert load_subset(task, "en").revision == rev
+    # the same files in another folder, under another name: same revision; the path given is recorded
+    copy = Path(shutil.copytree(folder, tmp_path / "elsewhere" / "renamed"))
+    moved = load_subset(copy, "en")
+    assert moved.revision == rev and moved.repo == str(copy.resolve())
+
+
+def test_content_revision_changes_when_a_parquet_byte_changes(folder):
+    task = task_from_folder(folder)
+    before = content_revision(task)
+    target = folder / "jp" / "qrels" / PARQUET
+    original = target.read_bytes()
+    changed = bytearray(original)
+    changed[len(changed) // 2] ^= 0x01
+    target.write_bytes(bytes(changed))  # in place: same path, same size
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a later edit has a later mtime
+    after = content_revision(task)
+    assert after != before and after == expected_revision(folder)
+    target.write_bytes(original)  # the content, not the file time, decides
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000))
+    assert content_revision(task) == before
+
+
+def test_file_digests_are_cached_by_path_size_and_mtime(folder, monkeypatch):
+    task = task_from_folder(folder)
+    rev = content_revision(task)
+    opened: list[str] = []
+    real_open = Path.open
+
+    def spy(self, *args, **kwargs):
+        opened.append(str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", spy)
+    assert content_revision(task) == rev and load_subset(task, "en").revision == rev
+    assert opened == []  # nothing hashed again
+    target = folder / "en" / "corpus" / PARQUET
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert content_revision(task) == rev and opened == [str(target)]  # only the touched file is read
+
+
+def test_hub_tasks_record_their_pinned_commit():
+    hub = load_catalogue().get("tabfquad")
+    assert recorded_source(hub) == (hub.repo, hub.revision) and hub.recorded_repo == hub.repo
+    with pytest.raises(DataError, match="is a Hub repo .*not a folder: it has no content revision"):
+        content_revision(hub)
+
+
+def test_sample_records_a_portable_repo_name_and_content_revision(tmp_path):
+    sample = default_sample_dir()
+    if not (sample / "catalogue.json").is_file():
+        pytest.skip(f"sample collection not generated yet at {sample} (run scripts/make_sample.py)")
+    task = load_catalogue().select("sample")[0].task
+    subset = load_subset(task, task.subsets[0])
+    assert subset.repo == task.recorded_repo == f"jinavdr-sample/{task.name}"
+    assert subset.revision == content_revision(task) == expected_revision(Path(task.repo))
+    # another install of the same sample (a CI checkout, a wheel) records the same repo and revision
+    copy = Path(shutil.copytree(sample, tmp_path / "site-packages" / "sample"))
+    elsewhere = load_catalogue(sample_dir=copy).get(task.name)
+    assert elsewhere.repo != task.repo
+    assert recorded_source(elsewhere) == (subset.repo, subset.revision)
+    # the same folder passed by path is a user folder: its path is recorded, its revision is the same
+    assert recorded_source(task_from_folder(copy / task.name)) == (str((copy / task.name).resolve()), subset.revision)
 
 
 # -------------------------------------------------------------------------------------------------

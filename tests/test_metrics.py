@@ -203,3 +203,65 @@ def test_float32_run_scores_reach_pytrec_unchanged():
     run = Run(["q"], ["a", "b"], np.array([[1, 0]]), np.array([[0.1, 0.1]], dtype=np.float32))
     # equal float32 scores stay tied: b ranks first by doc id descending
     assert evaluate(run, {"q": {"a": 1}}, k_values=(1, 2)).per_query["q"]["mrr_at_2"] == 0.5
+
+
+def test_count_metrics_use_every_relevant_judgement():
+    # q: a (grade 1) ranks 2nd; z (grade 2) is not in the run, yet counts as relevant: R = 2.
+    #    n and b (grade 0) rank 1st and 3rd: judged, not relevant.
+    # r: only zero grades: R = 0, so recall is 0 (trec_eval leaves it at 0)
+    qrels = {"q": {"n": 0, "a": 1, "b": 0, "z": 2}, "r": {"a": 0}}
+    results = {"q": {"n": 0.9, "a": 0.8, "b": 0.7, "c": 0.1}, "r": {"a": 1.0}}
+    for run in (results, Run.from_dict(results)):
+        ev = evaluate(run, qrels, k_values=(1, 2, 5))
+        q = ev.per_query["q"]
+        assert (q["precision_at_1"], q["precision_at_2"], q["precision_at_5"]) == (0.0, 0.5, 0.2)
+        assert (q["recall_at_1"], q["recall_at_2"], q["recall_at_5"]) == (0.0, 0.5, 0.5)
+        assert (q["hit_rate_at_1"], q["hit_rate_at_2"]) == (0.0, 1.0)
+        assert (q["mrr_at_1"], q["mrr_at_2"]) == (0.0, 0.5)
+        assert all(type(v) is float for v in q.values())
+        assert all(v == 0.0 for v in ev.per_query["r"].values())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_count_metrics_equal_pytrec_eval(seed):
+    """Recall, precision and hit rate are computed without pytrec_eval: they must equal its own."""
+    import pytrec_eval
+
+    run, qrels = random_case(random.Random(seed))  # graded, zero grades, relevant docs never retrieved
+    ks = (1, 2, 5, 10, 100)
+    cut = ",".join(map(str, ks))
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {f"recall.{cut}", f"P.{cut}", f"success.{cut}"}).evaluate(
+        {q: run.get(q, {}) for q in qrels}
+    )
+    for ours in (evaluate(run, qrels, k_values=ks), evaluate(Run.from_dict(run), qrels, k_values=ks)):
+        assert set(ours.per_query) == set(theirs)
+        for qid, row in ours.per_query.items():
+            for k in ks:
+                assert row[f"recall_at_{k}"] == theirs[qid][f"recall_{k}"]
+                assert row[f"precision_at_{k}"] == theirs[qid][f"P_{k}"]
+                assert row[f"hit_rate_at_{k}"] == theirs[qid][f"success_{k}"]
+
+
+def test_unordered_run_rows_give_the_numbers_of_their_dict():
+    # a Run built by hand: rows out of trec order, a missing result mid-row, ties, rows in another
+    # order than the qrels, and a judged query missing from the run
+    doc_ids = ["a", "b", "c", "d"]
+    indices = np.array([[0, -1, 3, 1, 2], [2, 0, 1, 3, -1]])
+    scores = np.array([[0.1, 0.0, 0.5, 0.5, 0.9], [0.2, 0.2, 0.7, -1.0, 0.0]], dtype=np.float32)
+    run = Run(["q2", "q1"], doc_ids, indices, scores)
+    qrels = {"q1": {"a": 1, "b": 2}, "q2": {"a": 1, "d": 1}, "q3": {"c": 1}}
+    as_dict = {qid: {doc_ids[i]: float(s) for i, s in zip(row, sc, strict=True) if i >= 0}
+               for qid, row, sc in zip(run.query_ids, indices, scores, strict=True)}
+    ks = (1, 2, 3, 4)
+    ours, reference = evaluate(run, qrels, k_values=ks), evaluate(as_dict, qrels, k_values=ks)
+    assert ours.per_query == reference.per_query and ours.metrics == reference.metrics
+    assert ours.per_query["q2"]["mrr_at_4"] == 1 / 2  # c 0.9, then d/b tie at 0.5: d first (id desc)
+    assert ours.per_query["q3"] == {name: 0.0 for name in ours.per_query["q3"]}
+
+
+def test_negative_grades_are_refused_with_the_offending_pair():
+    from jinavdr.errors import DataError
+    from jinavdr.metrics import evaluate
+
+    with pytest.raises(DataError, match=r"negative grade, e\.g\. query 'q2', page 'd9': -1"):
+        evaluate({"q1": {"d1": 1.0}, "q2": {"d9": 0.5}}, {"q1": {"d1": 1}, "q2": {"d9": -1}})

@@ -151,6 +151,51 @@ def test_result_holds_metrics_per_query_counts_and_manifest(tmp_path: Path):
     assert (m.hostname, m.device) == ("h", "cpu")
 
 
+class MaxSimAdapter:
+    """Stands for an encoder whose embeddings the runner scores with MaxSim."""
+
+    similarity = "maxsim"
+
+    def encode_pages(self, pages, *, batch_size):  # never called: the fake backend returns a run
+        raise AssertionError("not used")
+
+
+class ScoredBackend(FakeBackend):
+    def load_model(self):
+        self.loaded += 1
+        return MaxSimAdapter(), MODEL
+
+
+def test_scoring_settings_are_recorded_but_a_run_resumes_and_compares_across_devices(tmp_path: Path):
+    from jinavdr.compare import compare, setting_differences
+
+    def run_on(device: str, root: Path, *keys: str) -> None:
+        env = Environment(versions={"jinavdr": "test"}, device=device, gpu_name=None, hostname="h")
+        report = Runner(MODEL, ScoredBackend(), ResultStore(root), RunOptions(), env=env).run(units(*keys))
+        assert report.ok, report.failures
+
+    run_on("cpu", tmp_path / "a", "ds1:en")
+    cpu = read_result_file(ResultStore(tmp_path / "a").path("fake", "ds1"))
+    assert cpu.manifest.run_options["scoring"] == {
+        "similarity": "maxsim", "scoring_device": "cpu", "tiling": {"query_block": 64, "page_block": 2},
+        "torch": cpu.manifest.run_options["scoring"]["torch"],
+    }
+    assert cpu.manifest.run_options["k"] == 100
+    # the same model on a GPU (another block grid) extends the CPU run's file instead of refusing it
+    run_on("cuda", tmp_path / "a", "ds1:en", "ds1:fr")
+    assert sorted(read_result_file(ResultStore(tmp_path / "a").path("fake", "ds1")).subsets) == ["en", "fr"]
+    # and a GPU run in its own folder compares with the CPU run without a settings mismatch
+    run_on("cuda", tmp_path / "b", "ds1:en")
+    gpu = read_result_file(ResultStore(tmp_path / "b").path("fake", "ds1"))
+    assert gpu.manifest.run_options["scoring"]["tiling"] == {"query_block": 128, "page_block": 64}
+    assert setting_differences(cpu, gpu) == []
+    assert compare([cpu], [gpu]).passed
+    # every other run option is still compared
+    other_k = gpu.model_copy(update={"manifest": gpu.manifest.model_copy(update={"run_options": {
+        **gpu.manifest.run_options, "k": 10}})})
+    assert setting_differences(cpu, other_k) == [("run_options.k", 100, 10)]
+
+
 # ---------------------------------------------------------------------------------------------------
 # Through the public API with real loaders, registry, cache, scorer and metrics
 # ---------------------------------------------------------------------------------------------------

@@ -262,3 +262,32 @@ def test_deep_top_k_of_1000_over_a_larger_corpus():
     assert idx.shape == (3, 1000)
     np.testing.assert_array_equal(idx, reference_topk(q.data @ p.data.T, 1000))
     np.testing.assert_array_equal(scores, np.take_along_axis((q.data @ p.data.T).numpy(), idx, 1))
+
+
+def test_special_float_scores_keep_their_exact_value_and_order():
+    # the streaming top-k packs each score into an integer key and unpacks it: values must survive
+    q = Embeddings(torch.tensor([[1.0]]))
+    values = np.array([np.inf, -np.inf, 1e-45, -1e-45, -3.0, 0.0, 3.4e38, -1.5], dtype=np.float32).tolist()
+    p = Embeddings(torch.tensor(values).unsqueeze(1))
+    for k, page_chunk in ((None, None), (3, 2), (5, 1)):
+        idx, scores = score_topk(q, p, similarity="dot", k=k, page_chunk=page_chunk, tiling=Tiling(1, 2))
+        want = sorted(values, reverse=True)[: len(values) if k is None else k]
+        assert scores[0].tolist() == want
+        assert idx[0].tolist() == [values.index(v) for v in want]
+        assert scores.tobytes() == np.array([want], dtype=np.float32).tobytes()  # denormals kept bit for bit
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_many_query_rows_with_ties_straddling_the_cut_match_the_reference(device):
+    # more queries than one host-side selection step (64 rows), integer scores: ties at the cut
+    gen = torch.Generator().manual_seed(11)
+    q = Embeddings(torch.randint(-2, 3, (150, 3), generator=gen).float())
+    p = Embeddings(torch.randint(-2, 3, (90, 3), generator=gen).float())
+    full = q.data @ p.data.T
+    prio = np.random.default_rng(0).permutation(90)
+    for tiling, page_chunk in ((None, None), (None, 20), (Tiling(64, 16), 30)):
+        idx, scores = score_topk(
+            q, p, similarity="dot", k=12, tie_order=prio, tiling=tiling, page_chunk=page_chunk, device=device
+        )
+        np.testing.assert_array_equal(idx, reference_topk(full, 12, prio))
+        np.testing.assert_array_equal(scores, np.take_along_axis(full.numpy(), idx, 1))

@@ -186,6 +186,48 @@ def test_settings_differences_lists_protocol_and_revisions():
     ]
 
 
+def test_resume_refuses_changed_local_content_but_not_a_moved_folder(tmp_path: Path):
+    store = ResultStore(tmp_path)
+    old_rev, new_rev = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    add(store, "en", manifest=make_manifest(dataset_repo="/home/dev/docs", dataset_revision=old_rev))
+    moved = make_manifest(dataset_repo="/mnt/shared/docs-copy", dataset_revision=old_rev)  # same files elsewhere
+    assert store.finished_subsets("m-slug", "ds", moved) == {"en"}
+    add(store, "fr", manifest=moved)
+    changed = make_manifest(dataset_repo="/home/dev/docs", dataset_revision=new_rev)
+    with pytest.raises(ResultsError) as err:
+        store.finished_subsets("m-slug", "ds", changed)
+    assert f"dataset_revision: '{old_rev}' in the file, '{new_rev}' now" in str(err.value)
+    assert "The data in /home/dev/docs changed since the file was written." in str(err.value)
+    assert "dataset_repo" not in str(err.value)
+    with pytest.raises(ResultsError, match="The data in /home/dev/docs changed"):
+        add(store, "de", manifest=changed)
+    stored = read_result_file(store.path("m-slug", "ds"))
+    assert sorted(stored.subsets) == ["en", "fr"] and stored.manifest.dataset_repo == "/home/dev/docs"
+    # a Hub repo is still compared by id and commit
+    hub = settings_differences(make_manifest(), make_manifest(dataset_repo="org/other_beir"))
+    assert hub == [("dataset_repo", "org/data_beir", "org/other_beir")]
+
+
+def test_resume_of_a_real_folder_refuses_before_encoding_when_its_files_changed(tmp_path: Path):
+    from jinavdr import api
+    from jinavdr.data import content_revision
+    from tests.run_fakes import SEARCHER, make_dataset
+
+    folder = make_dataset(tmp_path / "data", "docs", ["en", "fr"], seed=3)
+    first = api.run(SEARCHER, [str(folder)], results_dir=tmp_path / "results", device="cpu", languages="en")
+    assert first.ok
+    [path] = list((tmp_path / "results").glob("*/docs.json"))
+    before = content_revision(str(folder))
+    assert read_result_file(path).manifest.dataset_revision == before
+    target = sorted((folder / "fr" / "qrels").glob("*.parquet"))[0]
+    target.write_bytes(target.read_bytes() + b"\0")  # any byte of any subset's files
+    after = content_revision(str(folder))
+    with pytest.raises(ResultsError) as err:
+        api.run(SEARCHER, [str(folder)], results_dir=tmp_path / "results", device="cpu")
+    assert f"dataset_revision: '{before}' in the file, '{after}' now" in str(err.value)
+    assert list(read_result_file(path).subsets) == ["en"]
+
+
 def test_partial_check_ignores_values_not_known_before_loading(tmp_path: Path):
     store = ResultStore(tmp_path)
     existing = add(store, "en", manifest=make_manifest(settings={"adapter": "fake", "vector": "multi", "commit": "x"}))
