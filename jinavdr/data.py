@@ -453,7 +453,14 @@ def _relevance(
             bad_q[qid] = None
         if did not in doc_ids:
             bad_d[did] = None
-        relevance.setdefault(qid, {})[did] = int(score)  # a repeated pair keeps the last grade
+        try:
+            grade = int(score)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"{where}: the qrels give query {qid!r} and page {did!r} the score {score!r}, "
+                "which is not an integer grade; fix that row of the qrels"
+            ) from None
+        relevance.setdefault(qid, {})[did] = grade  # a repeated pair keeps the last grade
     if bad_q or bad_d:
         parts = []
         if bad_q:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jinavdr.dataset import Subset
-from jinavdr.errors import JinaVDRError, ResultsError
+from jinavdr.errors import DataError, JinaVDRError, ResultsError
 from jinavdr.manifest import Environment, PeakMemory, build_manifest, now_iso
 from jinavdr.results import MAIN_METRIC, CacheStats, Manifest, PerQuery, ResultFile, SubsetResult, Timings
 from jinavdr.scoring import Run
@@ -267,8 +267,10 @@ class Runner:
             existing = self._existing(unit.dataset)
             if existing is None:
                 continue
-            check_compatible(existing, self.manifest(unit), self.store.path(self.model.slug, unit.dataset),
-                             partial=partial)
+            manifest = self.manifest(unit)
+            if unit.revision is None:  # resolved when the subset loads (protocol paper); add_subset compares it
+                manifest = manifest.model_copy(update={"dataset_revision": existing.manifest.dataset_revision})
+            check_compatible(existing, manifest, self.store.path(self.model.slug, unit.dataset), partial=partial)
 
     def _existing(self, dataset: str) -> ResultFile | None:
         try:
@@ -549,6 +551,11 @@ class DefaultBackend:
     ) -> Run:
         from jinavdr.scoring import rank
 
+        if not len(subset.queries):  # nothing to rank: fail before encoding every page
+            raise DataError(
+                f"{subset.key}: no query has a relevant page (score > 0) in the qrels, so there is nothing to "
+                f"evaluate ({subset.dropped_queries} queries were dropped); check the qrels of this subset"
+            )
         encode_queries, encode_pages = self.encoders()
         totals = {"queries": len(subset.queries), "pages": len(subset.corpus)}
         done = {"queries": 0, "pages": 0}

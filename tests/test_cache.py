@@ -166,5 +166,8 @@ def test_cache_cli(tmp_path: Path) -> None:
     assert [i.slug for i in cache.info()] == ["bm25"]
     out = runner.invoke(app, ["cache", "clear", "--model", "bm25", "-o", "k1=2", "--root", str(tmp_path)])
     assert "removed 0 model setting(s)" in out.output  # other settings of bm25 are kept
+    out = runner.invoke(app, ["cache", "clear", "--model", " ", "--root", str(tmp_path)])
+    assert out.exit_code == 2 and "--model is empty" in out.output  # never a silent clear-all
+    assert [i.slug for i in cache.info()] == ["bm25"]
     out = runner.invoke(app, ["cache", "clear", "--root", str(tmp_path)])
     assert "removed 1 model setting(s)" in out.output and cache.info() == []

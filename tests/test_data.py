@@ -545,3 +545,14 @@ def test_sample_collection_loads():
             assert len(subset.queries) + subset.dropped_queries == spec.queries
             assert len(subset.corpus) == spec.pages and subset.corpus.texts is not None
             assert subset.corpus.image(0).size == subset.corpus.sizes[0]
+
+
+def test_a_null_qrels_score_names_the_row(tmp_path):
+    write_subset(
+        tmp_path / "n",
+        {"query-id": ["q1"], "query": ["x"]},
+        corpus_of({"d1": PAGES["d1"]}),
+        {"query-id": ["q1"], "corpus-id": ["d1"], "score": [None]},
+    )
+    with pytest.raises(DataError, match=r"query 'q1' and page 'd1' the score None, which is not an integer grade"):
+        load_subset(str(tmp_path / "n"))

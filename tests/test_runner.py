@@ -381,3 +381,39 @@ def test_a_model_that_fails_to_load_is_a_message(tmp_path: Path):
 
     with pytest.raises(JinaVDRError, match="model 'fake' could not be loaded: OSError: checkpoint folder is empty"):
         make_runner(tmp_path, Broken()).run(units("ds1:en"))
+
+
+def test_resume_when_the_data_revision_is_known_only_after_loading(tmp_path: Path):
+    """Protocol 'paper': a unit's revision is None (the Hub commit is resolved when the subset
+    loads), so the file's recorded commit must not refuse the resume of the other subsets."""
+    def unknown_revision(*keys: str) -> list[WorkUnit]:
+        return [WorkUnit(dataset=u.dataset, subset=u.subset, task=None, subset_spec=None, repo=u.repo)
+                for u in units(*keys)]
+
+    make_runner(tmp_path, FakeBackend()).run(unknown_revision("ds1:en"))
+    backend = FakeBackend()
+    report = make_runner(tmp_path, backend).run(unknown_revision("ds1:en", "ds1:fr"))
+    assert report.ok, report.failures
+    assert backend.ran == ["ds1:fr"]
+    assert sorted(read_result_file(ResultStore(tmp_path).path("fake", "ds1")).subsets) == ["en", "fr"]
+
+
+def test_a_subset_without_judged_queries_fails_clearly_before_any_encoding():
+    """All queries dropped (no relevant page): a DataError naming the subset, no page encoded
+    (ranking zero queries used to fail with 'query dimension 0 differs from page dimension')."""
+    from jinavdr.errors import DataError
+    from jinavdr.runner import DefaultBackend
+    from tests.test_encoding import CountingEncoder
+
+    class Spec:
+        def cache_key(self, device: str) -> str:
+            return "key"
+
+    empty = tiny_subset("ds1", "en")
+    empty = Subset(dataset="ds1", name="en", queries=Queries([], []), corpus=empty.corpus, qrels=Qrels({}),
+                   repo=empty.repo, revision=empty.revision, dropped_queries=2)
+    encoder = CountingEncoder(page_input="text")
+    with pytest.raises(DataError, match=r"ds1:en: no query has a relevant page .*\(2 queries were dropped\)"):
+        DefaultBackend(Spec(), device="cpu").encode(encoder, empty, RunOptions(use_cache=False), Timings(),
+                                                     CacheStats(), lambda *a: None)
+    assert encoder.calls == []

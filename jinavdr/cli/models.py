@@ -110,6 +110,9 @@ def cache_clear(
     try:
         if model is None:
             n = cache.clear()
+        elif not model.strip():
+            raise JinaVDRError("--model is empty: name a model, slug or key prefix, or leave out --model "
+                               "to clear the whole cache")
         else:
             infos = cache.info()
             keys = [] if option else [i.key for i in infos if model == i.slug or i.key.startswith(model)]

@@ -127,9 +127,12 @@ def _to_embeddings(out: Any, similarity: str) -> Embeddings:
 
     from jinavdr.embeddings import Embeddings
 
-    if isinstance(out, (list, tuple)):  # ragged list of per-item arrays
-        items = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in out]
-        return Embeddings.from_list([t[t.abs().sum(-1) > 0] for t in items])
+    if isinstance(out, (list, tuple)):  # per-item arrays: 1-D vectors (dense) or ragged token matrices
+        items = [torch.as_tensor(np.asarray(x.float().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32))
+                 for x in out]
+        if not items or items[0].ndim == 2:
+            return Embeddings.from_list([t[t.abs().sum(-1) > 0] for t in items])
+        out = torch.stack(items)
     tensor = torch.as_tensor(out.float().cpu() if isinstance(out, torch.Tensor) else np.asarray(out, dtype=np.float32))
     if tensor.ndim == 3:
         return Embeddings.from_list([t[t.abs().sum(-1) > 0] for t in tensor])

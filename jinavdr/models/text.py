@@ -218,7 +218,7 @@ class SentenceTransformerEncoder:
             return Embeddings(torch.empty(0, dim))
         vectors = self.model.encode(
             list(texts),
-            prompt=prompt or None,
+            prompt=prompt,  # "" (not None): a model's default_prompt_name must not add an unrecorded prompt
             batch_size=batch_size,
             convert_to_tensor=True,
             normalize_embeddings=self.similarity == "cosine",
