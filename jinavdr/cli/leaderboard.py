@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from jinavdr.cli._common import fail
+
 
 def leaderboard_command(
     results: list[Path] = typer.Argument(None, help="Result files or folders (default: results/)."),
@@ -86,8 +88,7 @@ def leaderboard_command(
             return
         written = write_output(board, output, fmt or format_for(output), charts=charts)
     except JinaVDRError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+        fail(exc)
     ranked = sum(1 for r in board.summary if r.rank is not None)
     typer.echo(
         f"leaderboard of {len(board.measured)} models ({ranked} ranked) on {len(board.datasets)} datasets "

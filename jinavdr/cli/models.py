@@ -6,14 +6,9 @@ from pathlib import Path
 
 import typer
 
+from jinavdr.cli._common import fail
+
 cache_app = typer.Typer(help="Inspect or clear the embedding cache.", no_args_is_help=True)
-
-
-def _fail(exc: Exception) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-    raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
 def models_command(
@@ -127,8 +122,7 @@ def cache_clear(
                 ]
             n = sum(cache.clear(k) for k in keys)
     except JinaVDRError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     typer.echo(f"removed {n} model setting(s) from {cache.root}")
 
 

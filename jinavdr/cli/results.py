@@ -6,13 +6,7 @@ from pathlib import Path
 
 import typer
 
-
-def _fail(exc: Exception) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(getattr(exc, "exit_code", 2))
+from jinavdr.cli._common import fail
 
 
 def export_command(
@@ -40,7 +34,7 @@ def export_command(
             raise JinaVDRError(f"no result files found in {', '.join(map(str, results))}")
         written = export_mteb(files, out, model_name=model_name)
     except JinaVDRError as exc:
-        _fail(exc)
+        fail(exc)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
     console.print(f"{len(written)} MTEB result file(s) under {escape(str(out))}")
@@ -65,7 +59,7 @@ def import_command(
     try:
         written, skipped = import_mteb(paths, out, model_name=model_name, overwrite=overwrite)
     except JinaVDRError as exc:
-        _fail(exc)
+        fail(exc)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
     for note in skipped:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from jinavdr.cli._common import fail
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -17,13 +19,6 @@ if TYPE_CHECKING:
 _PANEL = "Model options (recorded in the result; they change the model slug)"
 _DATA = "Task selection"
 _RUN = "Run"
-
-
-def _fail(console: Console, exc: Exception) -> None:
-    from rich.markup import escape
-
-    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
 def _model_options(
@@ -273,7 +268,7 @@ def run_command(
                 events=events, **common,
             )
     except JinaVDRError as exc:
-        _fail(err, exc)
+        fail(exc, err)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: finished subsets are saved; rerun the same command to resume.")
         raise typer.Exit(130) from None

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from jinavdr.cli._common import fail
+
 
 def merge_command(
     shard_dirs: list[Path] = typer.Argument(..., help="Results folders written by the shard jobs."),
@@ -37,8 +39,7 @@ def merge_command(
                                   formats=formats or None)
         report = merge(shard_dirs, out, expected=expected)
     except JinaVDRError as exc:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)
     for path in report.written:
         console.print(f"wrote {escape(str(path))}")
     console.print(f"{report.subsets} subset(s) in {len(report.written)} file(s) from {report.inputs} input file(s)"

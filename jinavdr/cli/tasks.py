@@ -6,20 +6,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from jinavdr.cli._common import fail
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from jinavdr.tasks import Selected, TaskSpec
 
 _MAX_LANGS = 8
-
-
-def _fail(exc: Exception) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
 def _count(values: list[int | None]) -> str:
@@ -145,8 +139,7 @@ def tasks_command(
         chosen = names or [c for c in ("jinavdr", "vidore-v1", "vidore-v2", "sample") if c in catalogue.collections]
         selection = catalogue.select(chosen, languages=languages, domains=domains, formats=formats)
     except JinaVDRError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     _print_list(console, selection)
 
 
