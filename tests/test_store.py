@@ -106,7 +106,7 @@ def test_killed_writer_leaves_old_file_valid_and_next_write_cleans_up(tmp_path: 
     add(store, "en", 0.25)
     path = store.path("m-slug", "ds")
     before = path.read_text()
-    proc = mp.get_context("fork").Process(target=_write_then_die, args=(str(tmp_path),))
+    proc = mp.get_context("spawn").Process(target=_write_then_die, args=(str(tmp_path),))
     proc.start()
     proc.join(30)
     assert proc.exitcode == 9
@@ -142,7 +142,7 @@ def _add_many(root: str, worker: int, n: int) -> None:
 
 
 def test_concurrent_writers_on_one_file_all_land(tmp_path: Path):
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_add_many, args=(str(tmp_path), w, 6)) for w in range(4)]
     for p in procs:
         p.start()
