@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from jinavdr.cache import EmbeddingCache
-from jinavdr.embeddings import Embeddings
+from jinavdr.engine.cache import EmbeddingCache
+from jinavdr.models.embeddings import Embeddings
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ pages, so relevant pages rank high as with a real model (the evaluation cost dep
 
 Both paths compute the same metrics (nDCG, MAP, recall, precision, MRR, hit rate at 1..100):
 
-* ours: :func:`jinavdr.scoring.rank` (blocked fp32 products, streaming exact top-100) then
-  :func:`jinavdr.metrics.evaluate` (pytrec_eval on the trec-ordered top-100);
+* ours: :func:`jinavdr.engine.scoring.rank` (blocked fp32 products, streaming exact top-100) then
+  :func:`jinavdr.evaluation.metrics.evaluate` (pytrec_eval on the trec-ordered top-100);
 * naive: what a straightforward harness does: scores for all pairs (dense: one einsum; MaxSim:
   colpali-style zero-padded einsum over query and page batches of 32), a Python dict of every query x
   page score, pytrec_eval on that full ranking, MRR by sorting each query's full dict.
@@ -33,9 +33,10 @@ import numpy as np
 import pytrec_eval
 import torch
 
-from jinavdr.embeddings import Embeddings
-from jinavdr.metrics import K_VALUES, TREC_MEASURES, evaluate
-from jinavdr.scoring import Run, ScoringStats, rank
+from jinavdr.engine.scoring import ScoringStats, rank
+from jinavdr.evaluation.metrics import K_VALUES, TREC_MEASURES, evaluate
+from jinavdr.models.embeddings import Embeddings
+from jinavdr.models.ranking import Run
 
 # --- synthetic subset -----------------------------------------------------------------------------
 

@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jinavdr import distributed
 from jinavdr.errors import JinaVDRError
-from jinavdr.manifest import Environment
-from jinavdr.results import ResultFile
-from jinavdr.runner import (
+from jinavdr.execution import distributed
+from jinavdr.execution.runner import (
     DefaultBackend,
     Events,
     ModelInfo,
@@ -36,8 +34,10 @@ from jinavdr.runner import (
     WorkUnit,
     model_info_from_spec,
 )
-from jinavdr.shards import select_shard
-from jinavdr.store import ResultStore, iter_result_paths, read_result_file
+from jinavdr.execution.shards import select_shard
+from jinavdr.results.manifest import Environment
+from jinavdr.results.schema import ResultFile
+from jinavdr.results.store import ResultStore, iter_result_paths, read_result_file
 
 __all__ = ["PlannedUnit", "RunPlan", "RunReport", "load_results", "plan", "run"]
 
@@ -52,7 +52,7 @@ def _run_options(
     num_workers: int, use_cache: bool, cache_dir: str | Path | None, strict: bool, overwrite: bool,
     save_run: bool,
 ) -> RunOptions:
-    from jinavdr.protocols import get_protocol
+    from jinavdr.evaluation.protocols import get_protocol
 
     proto = get_protocol(protocol)
     if proto.depth is None and k is not None:
@@ -90,7 +90,7 @@ def work_units(
     formats: str | Iterable[str] | None = None,
 ) -> list[WorkUnit]:
     """The (dataset, subset) units a task selection names, in catalogue order."""
-    from jinavdr.tasks import select
+    from jinavdr.catalogue.tasks import select
 
     selected = select(tasks, languages=languages, domains=domains, formats=formats)
     paper = protocol == "paper"
@@ -100,7 +100,7 @@ def work_units(
             f"{'has' if len(no_qa) == 1 else 'have'} none (local folders and the sample use the BEIR layout). "
             "Use --protocol beir for them."
         )
-    from jinavdr.data import recorded_source
+    from jinavdr.catalogue.loaders import recorded_source
 
     units = []
     for task, subsets in selected:
@@ -153,8 +153,8 @@ def run(
     Raises :class:`~jinavdr.errors.JinaVDRError` (before any encoding) for bad options, unknown
     names, an unwritable results folder, or result files that are corrupt or hold other settings.
     ``k`` is the ranking depth (default: the protocol's, 100 for ``beir``; ``paper`` ranks all pages).
-    ``shard="i/n"`` runs only part ``i`` of ``n`` of the selected subsets (:mod:`jinavdr.shards`).
-    Under ``torchrun`` every process encodes a share and rank 0 writes (:mod:`jinavdr.distributed`).
+    ``shard="i/n"`` runs only part ``i`` of ``n`` of the selected subsets (:mod:`jinavdr.execution.shards`).
+    Under ``torchrun`` every process encodes a share and rank 0 writes (:mod:`jinavdr.execution.distributed`).
     """
     options = _run_options(
         protocol=protocol, k=k, batch_size=batch_size, query_batch_size=query_batch_size,
@@ -232,8 +232,8 @@ def _page_input(spec: Any) -> str | None:
 def _cached_counts(
     spec: Any, page_input: str, subset: Any, cache_dir: Path | None, device: str
 ) -> tuple[int, int]:
-    from jinavdr.cache import EmbeddingCache
-    from jinavdr.encoding import page_keys, query_keys
+    from jinavdr.engine.cache import EmbeddingCache
+    from jinavdr.engine.encoding import page_keys, query_keys
 
     cache = EmbeddingCache(cache_dir)
     key = spec.cache_key(device)

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jinavdr.tasks import normalize_language
+from jinavdr.catalogue.tasks import normalize_language
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = REPO_ROOT.parent / "shared" / "reference"

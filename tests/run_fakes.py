@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jinavdr.embeddings import Embeddings
+from jinavdr.models.embeddings import Embeddings
 
 _CALLS = {"n": 0}
 
@@ -49,7 +49,7 @@ class FakeSearcher:
         return {**self.spec.settings(), "scorer": "word-overlap"}
 
     def search(self, queries: Any, corpus: Any, *, k: int) -> Any:
-        from jinavdr.scoring import Run
+        from jinavdr.models.ranking import Run
 
         _maybe_die_or_fail(corpus.dataset)
         docs = [_words(t) for t in corpus.texts]

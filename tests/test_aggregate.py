@@ -7,7 +7,8 @@ from collections import defaultdict
 
 import pytest
 
-from jinavdr.aggregate import (
+from jinavdr.errors import ResultsError
+from jinavdr.evaluation.aggregate import (
     Mean,
     benchmark_mean,
     comparable,
@@ -16,7 +17,6 @@ from jinavdr.aggregate import (
     group_means,
     mean_of,
 )
-from jinavdr.errors import ResultsError
 
 SUBSETS = {
     "tabfquad": {"default": 0.9},

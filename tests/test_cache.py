@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from jinavdr.cache import EmbeddingCache, default_root, page_key, query_key
-from jinavdr.embeddings import Embeddings
+from jinavdr.engine.cache import EmbeddingCache, default_root, page_key, query_key
+from jinavdr.models.embeddings import Embeddings
 
 KEY = "f" * 64
 

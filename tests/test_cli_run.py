@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jinavdr.cli import app
-from jinavdr.results import Manifest, PerQuery, ResultFile, SubsetResult
-from jinavdr.store import ResultStore, dump_result_file, read_result_file
+from jinavdr.results.schema import Manifest, PerQuery, ResultFile, SubsetResult
+from jinavdr.results.store import ResultStore, dump_result_file, read_result_file
 from tests.run_fakes import SEARCHER, make_dataset
 
 runner = CliRunner(env={"COLUMNS": "400"})  # no line wrapping in messages

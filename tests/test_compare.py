@@ -1,4 +1,4 @@
-"""Tests for the regression gate: jinavdr.compare, its markdown report and `jinavdr compare`."""
+"""Tests for the regression gate: jinavdr.report.compare, its markdown report and `jinavdr compare`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from jinavdr.cli import app
-from jinavdr.compare import SettingsMismatchError, compare, load_results
 from jinavdr.errors import ResultsError
-from jinavdr.results import Manifest, PerQuery, ResultFile, SubsetResult
-from jinavdr.stats import holm_bonferroni, paired_randomization_test
-from jinavdr.store import dump_result_file
+from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
+from jinavdr.report.compare import SettingsMismatchError, compare, load_results
+from jinavdr.report.render.gate import render_markdown
+from jinavdr.results.schema import Manifest, PerQuery, ResultFile, SubsetResult
+from jinavdr.results.store import dump_result_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results" / "compare" / "baseline" / "bm25"
 NOW = "2025-01-01T00:00:00+00:00"
@@ -120,7 +121,7 @@ def test_doctored_regression_fails_naming_dataset_and_delta() -> None:
     # The headline drop is a third of the dataset's (mean over 3 datasets) and beyond 0.5 points.
     assert c.overall.delta == pytest.approx(expected / 3)
     assert any(f.startswith("mean over 3 datasets: drop of") for f in c.failures)
-    md = c.to_markdown()
+    md = render_markdown(c)
     assert "❌ Model quality (nDCG@5): regression" in md
     row = next(line for line in md.splitlines() if line.startswith("| alpha |"))
     assert f"{expected:+.2f}" in row and "❌ significant drop" in row
@@ -152,7 +153,7 @@ def test_significant_but_small_drop_is_flagged_and_fails() -> None:
     assert v.label == "significant drop (small)" and v.status == "fail"
     assert c.overall.label == "significant drop (small)"
     assert not c.passed
-    assert "significant drop (small)" in c.to_markdown()
+    assert "significant drop (small)" in render_markdown(c)
     # --min-effect lets a team ignore significant drops smaller than a given size.
     relaxed = compare(base, cand, max_drop=0.5, min_effect=0.5)
     assert relaxed.passed
@@ -290,7 +291,7 @@ def test_force_compares_and_reports_the_differences() -> None:
     c = compare(base, with_manifest(base, protocol="paper"), force=True)
     assert c.passed
     assert [d.name for d in c.forced_differences] == ["protocol"]
-    md = c.to_markdown()
+    md = render_markdown(c)
     assert "Compared despite different evaluation settings (--force)" in md
     assert "| protocol | `beir` | `paper` | ⚠️ differs (--force) |" in md
 
@@ -309,12 +310,12 @@ def test_non_overlapping_subsets_are_reported() -> None:
     assert [d.dataset for d in c.datasets] == ["alpha", "beta"]
     assert [s.subset for s in c.datasets[1].subsets] == ["en"]
     assert c.passed
-    md = c.to_markdown()
+    md = render_markdown(c)
     assert "⚠️ In the baseline only (not compared): `gamma`, `beta:fr`" in md
     assert "In the candidate only (not compared): `delta`" in md
     exact = compare(base, cand, force=True, exact=True)
     assert "delta: in the candidate but not in the baseline" in exact.failures
-    assert "❌ In the candidate only (not compared): `delta`" in exact.to_markdown()
+    assert "❌ In the candidate only (not compared): `delta`" in render_markdown(exact)
     strict = compare(base, cand, force=True, require_complete=True)
     assert strict.exit_code == 1
     assert strict.failures == [
@@ -335,7 +336,7 @@ def test_results_without_per_query_values_are_compared_but_not_tested() -> None:
     assert gamma.verdict.delta == pytest.approx(-2.0)
     assert c.passed
     assert "No significance test for 1 of 4 subsets: `gamma:default` (no per-query values in the baseline)" in (
-        c.to_markdown()
+        render_markdown(c)
     )
     # The headline test covers the tested datasets only.
     assert c.overall.n_tested_queries == 90
@@ -353,7 +354,7 @@ def test_query_ids_are_paired_by_id() -> None:
     assert paired.query_ids == ("q1", "q2", "q3")
     assert list(paired.differences) == pytest.approx([0.0, 0.0, 0.0])
     assert (paired.baseline_only, paired.candidate_only) == (1, 0)
-    assert "query ids differ (1 only in baseline, 0 only in candidate)" in c.to_markdown()
+    assert "query ids differ (1 only in baseline, 0 only in candidate)" in render_markdown(c)
 
 
 def test_nothing_in_common_is_an_error() -> None:

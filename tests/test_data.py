@@ -14,10 +14,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from jinavdr.data import DataWarning, content_revision, load_qa_subset, load_subset, recorded_source
-from jinavdr.dataset import PageDecodeError
+from jinavdr.catalogue.dataset import PageDecodeError
+from jinavdr.catalogue.loaders import (
+    DataWarning,
+    content_revision,
+    load_qa_subset,
+    load_subset,
+    recorded_source,
+)
+from jinavdr.catalogue.tasks import TaskSpec, default_sample_dir, load_catalogue, task_from_folder
 from jinavdr.errors import DataError
-from jinavdr.tasks import TaskSpec, default_sample_dir, load_catalogue, task_from_folder
 
 datasets = pytest.importorskip("datasets")
 from datasets import Dataset, Features, Value  # noqa: E402

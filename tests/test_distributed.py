@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 import jinavdr.api as api
-from jinavdr.distributed import DistEnv, device_for, from_env, is_main_process, split_items
 from jinavdr.errors import JinaVDRError
-from jinavdr.store import read_result_file
+from jinavdr.execution.distributed import DistEnv, device_for, from_env, is_main_process, split_items
+from jinavdr.results.store import read_result_file
 from tests.run_fakes import ENCODER, SEARCHER, FakeEncoder, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]

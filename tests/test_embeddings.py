@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jinavdr.embeddings import Embeddings
+from jinavdr.models.embeddings import Embeddings
 
 
 def test_dense_item_and_len():

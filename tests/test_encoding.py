@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from jinavdr.cache import EmbeddingCache
-from jinavdr.dataset import Corpus, PageDecodeError, Queries
-from jinavdr.embeddings import Embeddings
-from jinavdr.encoding import encode_pages, encode_queries
+from jinavdr.catalogue.dataset import Corpus, PageDecodeError, Queries
+from jinavdr.engine.cache import EmbeddingCache
+from jinavdr.engine.encoding import encode_pages, encode_queries
 from jinavdr.errors import DataError, JinaVDRError
 from jinavdr.models.base import Encoder, Page
+from jinavdr.models.embeddings import Embeddings
 
 
 def _vec(text: str) -> torch.Tensor:

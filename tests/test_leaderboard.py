@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jinavdr.errors import DataError, ResultsError, UnknownNameError
-from jinavdr.leaderboard import (
+from jinavdr.report.leaderboard import (
     DatasetInfo,
     LeaderboardOptions,
     build_leaderboard,
@@ -27,14 +27,14 @@ from jinavdr.leaderboard import (
     infer_collection,
     load_results,
 )
-from jinavdr.references import (
+from jinavdr.report.references import (
     DEFAULT_REFERENCES_PATH,
     auto_reference,
     load_references,
     parse_reference_mappings,
 )
-from jinavdr.render import render
-from jinavdr.render.markdown import escape
+from jinavdr.report.render import render
+from jinavdr.report.render.markdown import escape
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "results" / "leaderboard"
@@ -63,7 +63,7 @@ def board(results):
 
 @pytest.fixture(scope="module")
 def references():
-    from jinavdr.leaderboard import catalogue_namer
+    from jinavdr.report.leaderboard import catalogue_namer
 
     return load_references(rename=catalogue_namer())
 
@@ -296,7 +296,7 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_golden_markdown(board_refs):
-    from jinavdr.charts import chart_paths
+    from jinavdr.report.charts import chart_paths
 
     _golden("leaderboard.md", render(board_refs, "md", chart_paths("README.md")))
 
@@ -326,7 +326,7 @@ def test_rendering_is_deterministic(tmp_path, references):
 
 def test_charts_are_byte_stable(tmp_path, board):
     pytest.importorskip("matplotlib")
-    from jinavdr.charts import write_charts
+    from jinavdr.report.charts import write_charts
 
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()

@@ -11,11 +11,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jinavdr.dataset import Qrels
-from jinavdr.embeddings import Embeddings
+from jinavdr.catalogue.dataset import Qrels
+from jinavdr.engine.scoring import rank
 from jinavdr.errors import DataError
-from jinavdr.metrics import K_VALUES, evaluate, metric_names, reciprocal_ranks, trec_order
-from jinavdr.scoring import Run, rank
+from jinavdr.evaluation.metrics import K_VALUES, evaluate, metric_names, reciprocal_ranks, trec_order
+from jinavdr.models.embeddings import Embeddings
+from jinavdr.models.ranking import Run
 
 # q1: graded judgements, c judged non-relevant; three docs tie at 0.5.
 # trec_eval order: x (0.9), then the 0.5 ties by doc id DESCENDING: c, b, a; then e (0.1), d (-0.2)
@@ -261,7 +262,7 @@ def test_unordered_run_rows_give_the_numbers_of_their_dict():
 
 def test_negative_grades_are_refused_with_the_offending_pair():
     from jinavdr.errors import DataError
-    from jinavdr.metrics import evaluate
+    from jinavdr.evaluation.metrics import evaluate
 
     with pytest.raises(DataError, match=r"negative grade, e\.g\. query 'q2', page 'd9': -1"):
         evaluate({"q1": {"d1": 1.0}, "q2": {"d9": 0.5}}, {"q1": {"d1": 1}, "q2": {"d9": -1}})

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from jinavdr.errors import ResultsError
-from jinavdr.mteb_io import TaskInfo, export_mteb, import_mteb, import_slug, task_result_dict
-from jinavdr.results import Manifest, PerQuery, ResultFile, SubsetResult
-from jinavdr.store import ResultStore, read_result_file
+from jinavdr.results.mteb_io import TaskInfo, export_mteb, import_mteb, import_slug, task_result_dict
+from jinavdr.results.schema import Manifest, PerQuery, ResultFile, SubsetResult
+from jinavdr.results.store import ResultStore, read_result_file
 
 mteb = pytest.importorskip("mteb")
 
@@ -152,7 +152,7 @@ def test_task_result_dict_ignores_non_metric_keys():
 
 
 def _synthetic_run(seed: int = 0):
-    from jinavdr.scoring import Run
+    from jinavdr.models.ranking import Run
 
     rng = np.random.default_rng(seed)
     n_q, n_d, k = 40, 60, 30
@@ -171,10 +171,10 @@ def _synthetic_run(seed: int = 0):
 
 
 def test_stored_numbers_equal_mteb_evaluation_of_the_same_run(tmp_path: Path):
-    metrics = pytest.importorskip("jinavdr.metrics")
+    metrics = pytest.importorskip("jinavdr.evaluation.metrics")
     from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores, make_score_dict
 
-    from jinavdr.dataset import Qrels
+    from jinavdr.catalogue.dataset import Qrels
 
     run, qrels = _synthetic_run()
     k_values = [1, 3, 5, 10, 20]

@@ -10,12 +10,13 @@ import pytest
 import pytrec_eval
 import torch
 
-from jinavdr.dataset import Corpus
-from jinavdr.embeddings import Embeddings
+from jinavdr.catalogue.dataset import Corpus
+from jinavdr.engine.scoring import rank
 from jinavdr.errors import UnknownNameError
-from jinavdr.metrics import evaluate
-from jinavdr.protocols import PROTOCOLS, get_protocol, merge_groups
-from jinavdr.scoring import Run, rank
+from jinavdr.evaluation.metrics import evaluate
+from jinavdr.evaluation.protocols import PROTOCOLS, get_protocol, merge_groups
+from jinavdr.models.embeddings import Embeddings
+from jinavdr.models.ranking import Run
 
 ROWS = ["r0", "r1", "r2", "r3", "r4", "r5"]
 GROUPS = ["f2", "f1", "f2", "f3", "f1", "f9"]  # image_filename of each QA row

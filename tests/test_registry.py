@@ -55,7 +55,7 @@ def test_all_required_names_are_registered() -> None:
 def test_named_defaults() -> None:
     spec = registry.resolve("jina-v4")
     assert spec.adapter == "jina-v4"
-    assert spec.factory == "jinavdr.models.jina:JinaV4Encoder"
+    assert spec.factory == "jinavdr.models.adapters.jina:JinaV4Encoder"
     assert spec.model_id == "jinaai/jina-embeddings-v4"
     assert spec.revision == "4a58ca57710c49f51896e4bc820e202fbf64904b"
     assert spec.trust_remote_code
@@ -134,7 +134,7 @@ def test_unknown_option_is_rejected() -> None:
 def test_prefix_specs() -> None:
     st = registry.resolve("st:org/model", max_length="128")
     assert (st.adapter, st.factory, st.model_id, st.extra) == (
-        "st", "jinavdr.models.text:SentenceTransformerEncoder", "org/model", "text")
+        "st", "jinavdr.models.adapters.text:SentenceTransformerEncoder", "org/model", "text")
     assert st.options == {"max_length": 128}
     assert st.slug().startswith("st-model__max_length-128__")
     mt = registry.resolve("mteb:org/model", model_id="/local/ckpt")

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 import jinavdr.api as api
-from jinavdr.dataset import Corpus, Qrels, Queries, Subset
+from jinavdr.catalogue.dataset import Corpus, Qrels, Queries, Subset
+from jinavdr.engine.trec import read_run
 from jinavdr.errors import JinaVDRError, ResultsError
-from jinavdr.manifest import Environment
-from jinavdr.metrics import evaluate
-from jinavdr.results import CacheStats, Timings
-from jinavdr.runner import ModelInfo, Runner, RunOptions, WorkUnit
-from jinavdr.scoring import Run
-from jinavdr.store import ResultStore, read_result_file
-from jinavdr.trec import read_run
+from jinavdr.evaluation.metrics import evaluate
+from jinavdr.execution.runner import ModelInfo, Runner, RunOptions, WorkUnit
+from jinavdr.models.ranking import Run
+from jinavdr.results.manifest import Environment
+from jinavdr.results.schema import CacheStats, Timings
+from jinavdr.results.store import ResultStore, read_result_file
 from tests.run_fakes import ENCODER, SEARCHER, FakeEncoder, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ class ScoredBackend(FakeBackend):
 
 
 def test_scoring_settings_are_recorded_but_a_run_resumes_and_compares_across_devices(tmp_path: Path):
-    from jinavdr.compare import compare, setting_differences
+    from jinavdr.report.compare import compare, setting_differences
 
     def run_on(device: str, root: Path, *keys: str) -> None:
         env = Environment(versions={"jinavdr": "test"}, device=device, gpu_name=None, hostname="h")
@@ -228,7 +228,7 @@ def test_api_run_writes_complete_result_files(tmp_path: Path, data):
     # the TREC run file re-evaluates to the stored numbers
     run_path = tmp_path / report.model_slug / en.run_file
     assert run_path == tmp_path / report.model_slug / "runs" / "multi__en.trec"
-    from jinavdr.data import load_subset
+    from jinavdr.catalogue.loaders import load_subset
 
     subset = load_subset(api.work_units(str(data["multi"]))[1].task, "en")
     again = evaluate(read_run(run_path), subset.qrels)
@@ -345,7 +345,7 @@ def test_corrupt_result_file_is_named_before_work_and_overwrite_replaces_it(tmp_
 
 
 def test_trec_writer_round_trip_skips_padding_and_rejects_spaces(tmp_path: Path):
-    from jinavdr.trec import run_lines, write_run
+    from jinavdr.engine.trec import run_lines, write_run
 
     run = Run(["q1", "q2"], ["a", "b", "c"], np.array([[2, 0, -1], [1, -1, -1]]),
               np.array([[0.5, 0.25, 0.0], [1.0, 0.0, 0.0]], dtype=np.float32))
@@ -358,7 +358,7 @@ def test_trec_writer_round_trip_skips_padding_and_rejects_spaces(tmp_path: Path)
 
 
 def test_git_commit_inside_and_outside_a_checkout(tmp_path: Path):
-    from jinavdr.manifest import git_commit
+    from jinavdr.results.manifest import git_commit
 
     assert git_commit(tmp_path) == (None, None)
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -402,7 +402,7 @@ def test_a_subset_without_judged_queries_fails_clearly_before_any_encoding():
     """All queries dropped (no relevant page): a DataError naming the subset, no page encoded
     (ranking zero queries used to fail with 'query dimension 0 differs from page dimension')."""
     from jinavdr.errors import DataError
-    from jinavdr.runner import DefaultBackend
+    from jinavdr.execution.runner import DefaultBackend
     from tests.test_encoding import CountingEncoder
 
     class Spec:

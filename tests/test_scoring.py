@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from jinavdr.embeddings import Embeddings
+from jinavdr.engine.scoring import ScoringStats, Tiling, rank, score_topk, scoring_settings
 from jinavdr.errors import UnknownNameError
-from jinavdr.scoring import Run, ScoringStats, Tiling, rank, score_topk, scoring_settings, trec_tie_order
+from jinavdr.models.embeddings import Embeddings
+from jinavdr.models.ranking import Run, trec_tie_order
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 import jinavdr.api as api
 from jinavdr.cli import app
 from jinavdr.errors import JinaVDRError, ResultsError
-from jinavdr.runner import WorkUnit
-from jinavdr.shards import Shard, merge, parse_shard, select_shard, split_units, unit_costs
-from jinavdr.store import read_result_file
+from jinavdr.execution.runner import WorkUnit
+from jinavdr.execution.shards import Shard, merge, parse_shard, select_shard, split_units, unit_costs
+from jinavdr.results.store import read_result_file
 from tests.run_fakes import SEARCHER, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]

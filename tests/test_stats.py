@@ -1,4 +1,4 @@
-"""Tests for jinavdr.stats against hand-computed and brute-force values."""
+"""Tests for jinavdr.evaluation.stats against hand-computed and brute-force values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jinavdr.stats import (
+from jinavdr.evaluation.stats import (
     bootstrap_ci,
     holm_bonferroni,
     paired_bootstrap_ci,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from jinavdr.errors import ResultsError
-from jinavdr.results import Manifest, PerQuery, SubsetResult
-from jinavdr.store import (
+from jinavdr.results.schema import Manifest, PerQuery, SubsetResult
+from jinavdr.results.store import (
     ResultStore,
     check_compatible,
     read_result_file,
@@ -77,7 +77,7 @@ def test_crash_mid_write_keeps_old_file_and_removes_temp(tmp_path: Path, monkeyp
 
 def _write_then_die(path: str) -> None:
     """Start an atomic write, then die like kill -9 after half of the data is on disk."""
-    import jinavdr.store as store_mod
+    import jinavdr.results.store as store_mod
 
     real_fdopen = os.fdopen
 
@@ -210,7 +210,7 @@ def test_resume_refuses_changed_local_content_but_not_a_moved_folder(tmp_path: P
 
 def test_resume_of_a_real_folder_refuses_before_encoding_when_its_files_changed(tmp_path: Path):
     from jinavdr import api
-    from jinavdr.data import content_revision
+    from jinavdr.catalogue.loaders import content_revision
     from tests.run_fakes import SEARCHER, make_dataset
 
     folder = make_dataset(tmp_path / "data", "docs", ["en", "fr"], seed=3)

@@ -11,9 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from jinavdr.cli.tasks import register
-from jinavdr.errors import DataError, JinaVDRError, UnknownNameError
-from jinavdr.tasks import (
+from jinavdr.catalogue.tasks import (
     Catalogue,
     SubsetSpec,
     TaskSpec,
@@ -25,6 +23,8 @@ from jinavdr.tasks import (
     select,
     task_from_folder,
 )
+from jinavdr.cli.tasks import register
+from jinavdr.errors import DataError, JinaVDRError, UnknownNameError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -438,15 +438,17 @@ def test_subset_spec_rejects_unknown_fields():
 # -------------------------------------------------------------------------------------------------
 
 
-def test_pyproject_ships_task_files_and_lists_every_subpackage():
+def test_the_build_ships_task_files_and_finds_every_subpackage():
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert config["package-dir"]["jinavdr._tasks"] == "tasks"
     assert "*.toml" in config["package-data"]["jinavdr._tasks"]
-    on_disk = {
-        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "jinavdr").rglob("__init__.py")
-    }
-    missing = on_disk - set(config["packages"])
-    assert not missing, f"add these packages to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+    assert "packages" not in config  # found by setup.py, never a hand-kept list
+    import setuptools
+
+    on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "jinavdr").rglob("__init__.py")}
+    found = set(setuptools.find_packages(str(REPO), include=["jinavdr", "jinavdr.*"]))
+    assert on_disk <= found and {"jinavdr.engine", "jinavdr.report.render"} <= found
+    assert '"jinavdr._tasks"' in (REPO / "setup.py").read_text(encoding="utf-8")
 
 
 # -------------------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from jinavdr.dataset import Corpus, Queries
+from jinavdr.catalogue.dataset import Corpus, Queries
 from jinavdr.errors import DataError, JinaVDRError
 from jinavdr.models import registry
+from jinavdr.models.adapters.text import BM25Index, top_k
+from jinavdr.models.adapters.tokenize import tokenize
 from jinavdr.models.base import Page, Searcher
-from jinavdr.models.text import BM25Index, top_k
-from jinavdr.models.tokenize import tokenize
 
 SAMPLE = Path(__file__).resolve().parents[1] / "jinavdr" / "assets" / "sample"
 
@@ -230,7 +230,7 @@ def test_mteb_bridge_runs_mteb_implementation_on_local_checkpoint(minilm) -> Non
 def test_mteb_outputs_as_list_of_vectors_stay_dense() -> None:
     """MTEB wrappers (e.g. jina-embeddings-v4 single-vector) may return a list of 1-D vectors: that
     is a dense [N, D] output, normalised for cosine, not N one-token multi-vectors."""
-    from jinavdr.models.mteb_bridge import _to_embeddings
+    from jinavdr.models.adapters.mteb_bridge import _to_embeddings
 
     vectors = [torch.tensor([3.0, 4.0]), torch.tensor([0.0, 2.0])]
     cos = _to_embeddings(vectors, "cosine")
@@ -283,9 +283,9 @@ def test_minilm_and_bm25_on_sample(minilm, capsys) -> None:
     subsets = _sample_subsets()
     if not subsets:
         pytest.skip(f"sample collection not found at {SAMPLE}")
-    from jinavdr.encoding import encode_pages, encode_queries
-    from jinavdr.metrics import evaluate
-    from jinavdr.scoring import rank
+    from jinavdr.engine.encoding import encode_pages, encode_queries
+    from jinavdr.engine.scoring import rank
+    from jinavdr.evaluation.metrics import evaluate
 
     bm25 = registry.load(registry.resolve("bm25"), device="cpu")
     table = {}

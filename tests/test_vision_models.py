@@ -12,20 +12,20 @@ import pytest
 import torch
 from PIL import Image
 
-from jinavdr.embeddings import Embeddings
 from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError
-from jinavdr.models import qwen_vision
+from jinavdr.models.adapters import qwen_vision
 from jinavdr.models.base import Encoder, Page
+from jinavdr.models.embeddings import Embeddings
 from jinavdr.models.registry import ModelSpec, import_factory, load, resolve
 from tests import tiny_models
 
-JINA_V4 = "jinavdr.models.jina:JinaV4Encoder"
-JINA_V3 = "jinavdr.models.jina:JinaV3Encoder"
-CLIP = "jinavdr.models.clip:JinaClipV2Encoder"
-SIGLIP = "jinavdr.models.clip:SiglipEncoder"
-DSE = "jinavdr.models.dse:DSEEncoder"
-COLVISION = "jinavdr.models.colvision:ColVisionEncoder"
-BGE_M3 = "jinavdr.models.hf_text:BGEM3Encoder"
+JINA_V4 = "jinavdr.models.adapters.jina:JinaV4Encoder"
+JINA_V3 = "jinavdr.models.adapters.jina:JinaV3Encoder"
+CLIP = "jinavdr.models.adapters.clip:JinaClipV2Encoder"
+SIGLIP = "jinavdr.models.adapters.clip:SiglipEncoder"
+DSE = "jinavdr.models.adapters.dse:DSEEncoder"
+COLVISION = "jinavdr.models.adapters.colvision:ColVisionEncoder"
+BGE_M3 = "jinavdr.models.adapters.hf_text:BGEM3Encoder"
 
 QUERIES = ["what is the revenue in 2023", "x", "a much longer query about the chart on page two"]
 

@@ -36,9 +36,10 @@ def compare_command(
     results evaluated with different settings (protocol, dataset revision, ranking depth, model options
     such as max_pixels or vector type, dtype) unless --force; model id and revision may differ.
     """
-    from jinavdr.compare import compare, load_results
-    from jinavdr.compare_report import metric_label, render_refusal
     from jinavdr.errors import JinaVDRError
+    from jinavdr.report.compare import compare, load_results
+    from jinavdr.report.format import metric_label
+    from jinavdr.report.render.gate import render_markdown, render_refusal
 
     try:
         comparison = compare(
@@ -60,7 +61,7 @@ def compare_command(
         if report is not None:
             _write_report(report, render_refusal(str(exc)))
         raise typer.Exit(exc.exit_code) from None
-    markdown = comparison.to_markdown()
+    markdown = render_markdown(comparison)
     if report is not None:
         _write_report(report, markdown)
     if quiet:

@@ -57,8 +57,8 @@ def leaderboard_command(
     datasets every ranked model shares (see docs/leaderboard.md for every rule).
     """
     from jinavdr.errors import JinaVDRError
-    from jinavdr.leaderboard import LeaderboardOptions, leaderboard_from_paths
-    from jinavdr.render import FORMATS, format_for, render, write_output
+    from jinavdr.report.leaderboard import LeaderboardOptions, leaderboard_from_paths
+    from jinavdr.report.render import FORMATS, format_for, render, write_output
 
     try:
         if fmt is not None and fmt not in FORMATS:

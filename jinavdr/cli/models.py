@@ -63,7 +63,7 @@ def cache_info(
     from rich.console import Console
     from rich.table import Table
 
-    from jinavdr.cache import EmbeddingCache
+    from jinavdr.engine.cache import EmbeddingCache
 
     cache = EmbeddingCache(root)
     infos = cache.info()
@@ -97,7 +97,7 @@ def cache_clear(
     root: Path | None = typer.Option(None, "--root", help="Cache folder."),
 ) -> None:
     """Remove cached embeddings (all, or one model's)."""
-    from jinavdr.cache import EmbeddingCache
+    from jinavdr.engine.cache import EmbeddingCache
     from jinavdr.errors import JinaVDRError
     from jinavdr.models import registry
 

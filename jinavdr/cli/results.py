@@ -23,7 +23,7 @@ def export_command(
 
     from jinavdr.api import load_results
     from jinavdr.errors import JinaVDRError
-    from jinavdr.mteb_io import export_mteb
+    from jinavdr.results.mteb_io import export_mteb
 
     console = Console(highlight=False)
     try:
@@ -53,7 +53,7 @@ def import_command(
     from rich.markup import escape
 
     from jinavdr.errors import JinaVDRError
-    from jinavdr.mteb_io import import_mteb
+    from jinavdr.results.mteb_io import import_mteb
 
     console = Console(highlight=False)
     try:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from jinavdr.api import RunPlan
-    from jinavdr.runner import RunReport
+    from jinavdr.execution.runner import RunReport
 
 _PANEL = "Model options (recorded in the result; they change the model slug)"
 _DATA = "Task selection"
@@ -53,7 +53,7 @@ def _progress_events(console: Console) -> Any:
         TimeRemainingColumn,
     )
 
-    from jinavdr.runner import Events
+    from jinavdr.execution.runner import Events
 
     class RichEvents(Events):
         def __init__(self) -> None:
@@ -240,8 +240,8 @@ def run_command(
     """Evaluate a model on tasks; finished subsets are kept and skipped on a rerun."""
     from rich.console import Console
 
-    from jinavdr.distributed import is_main_process
     from jinavdr.errors import JinaVDRError
+    from jinavdr.execution.distributed import is_main_process
 
     console = Console(highlight=False, quiet=not is_main_process())  # torchrun: only rank 0 prints progress
     err = Console(stderr=True, highlight=False)

@@ -27,7 +27,7 @@ def merge_command(
     from rich.markup import escape
 
     from jinavdr.errors import JinaVDRError
-    from jinavdr.shards import merge
+    from jinavdr.execution.shards import merge
 
     console = Console(highlight=False)
     try:

@@ -11,7 +11,7 @@ from jinavdr.cli._common import fail
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from jinavdr.tasks import Selected, TaskSpec
+    from jinavdr.catalogue.tasks import Selected, TaskSpec
 
 _MAX_LANGS = 8
 
@@ -125,8 +125,8 @@ def tasks_command(
     """List the task catalogue, or show one task with `jinavdr tasks show NAME`."""
     from rich.console import Console
 
+    from jinavdr.catalogue.tasks import get_task, load_catalogue
     from jinavdr.errors import JinaVDRError
-    from jinavdr.tasks import get_task, load_catalogue
 
     console = Console()
     try:

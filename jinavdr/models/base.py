@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from jinavdr.dataset import Corpus, Queries
-    from jinavdr.embeddings import Embeddings
-    from jinavdr.scoring import Run
+    from jinavdr.catalogue.dataset import Corpus, Queries
+    from jinavdr.models.embeddings import Embeddings
+    from jinavdr.models.ranking import Run
 
 Similarity = Literal["dot", "cosine", "maxsim"]
 PageInput = Literal["image", "text", "image+text"]

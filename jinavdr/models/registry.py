@@ -23,7 +23,7 @@ How an adapter family registers
 Add a :class:`ModelEntry` to :data:`ENTRIES` (strings only, no imports)::
 
     ModelEntry(
-        name="jina-v4", factory="jinavdr.models.jina:JinaV4Encoder", family="jina",
+        name="jina-v4", factory="jinavdr.models.adapters.jina:JinaV4Encoder", family="jina",
         model_id="jinaai/jina-embeddings-v4", revision="4a58...", extra="jina",
         requires=("transformers", "peft"), options={"vector": "single", ...},
         trust_remote_code=True, similarity="maxsim", page_input="image", description="...")
@@ -197,7 +197,7 @@ def _safe(text: str) -> str:
 # colvision.py and hf_text.py; text baselines in text.py.
 # --------------------------------------------------------------------------------------------------
 
-_COLVISION = "jinavdr.models.colvision:ColVisionEncoder"
+_COLVISION = "jinavdr.models.adapters.colvision:ColVisionEncoder"
 
 
 def _colvision_options(arch: str) -> dict[str, Any]:
@@ -209,7 +209,7 @@ _VISION_REQ = ("transformers",)
 ENTRIES: tuple[ModelEntry, ...] = (
     ModelEntry(
         name="jina-v4",
-        factory="jinavdr.models.jina:JinaV4Encoder",
+        factory="jinavdr.models.adapters.jina:JinaV4Encoder",
         family="jina",
         model_id="jinaai/jina-embeddings-v4",
         revision="4a58ca57710c49f51896e4bc820e202fbf64904b",
@@ -226,7 +226,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="jina-v3",
-        factory="jinavdr.models.jina:JinaV3Encoder",
+        factory="jinavdr.models.adapters.jina:JinaV3Encoder",
         family="jina",
         model_id="jinaai/jina-embeddings-v3",
         revision="215a6e121fa0183376388ac6b1ae230326bfeaed",
@@ -242,7 +242,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="jina-clip-v2",
-        factory="jinavdr.models.clip:JinaClipV2Encoder",
+        factory="jinavdr.models.adapters.clip:JinaClipV2Encoder",
         family="clip",
         model_id="jinaai/jina-clip-v2",
         revision="344d954da76eb8ad47a7aaff42d012e30c15b8fe",
@@ -257,7 +257,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="siglip",
-        factory="jinavdr.models.clip:SiglipEncoder",
+        factory="jinavdr.models.adapters.clip:SiglipEncoder",
         family="clip",
         model_id="google/siglip-so400m-patch14-384",
         revision="9fdffc58afc957d1a03a25b10dba0329ab15c2a3",
@@ -271,7 +271,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="dse-qwen2",
-        factory="jinavdr.models.dse:DSEEncoder",
+        factory="jinavdr.models.adapters.dse:DSEEncoder",
         family="dse",
         model_id="MrLight/dse-qwen2-2b-mrl-v1",
         revision=None,
@@ -289,7 +289,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="bge-m3",
-        factory="jinavdr.models.hf_text:BGEM3Encoder",
+        factory="jinavdr.models.adapters.hf_text:BGEM3Encoder",
         family="hf-text",
         model_id="BAAI/bge-m3",
         revision="5617a9f61b028005a4858fdac845db406aefb181",
@@ -379,7 +379,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="bm25",
-        factory="jinavdr.models.text:BM25Searcher",
+        factory="jinavdr.models.adapters.text:BM25Searcher",
         family="lexical",
         model_id="bm25",
         revision=None,
@@ -393,7 +393,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         name="minilm",
-        factory="jinavdr.models.text:MiniLMEncoder",
+        factory="jinavdr.models.adapters.text:MiniLMEncoder",
         family="sentence-transformers",
         model_id="sentence-transformers/all-MiniLM-L6-v2",
         revision=None,
@@ -411,9 +411,9 @@ ENTRIES: tuple[ModelEntry, ...] = (
 
 #: Prefix specs (``st:``, ``mteb:``, ``python:``): factory, family, extra and required packages.
 _PREFIX_ADAPTERS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "st": ("jinavdr.models.text:SentenceTransformerEncoder", "sentence-transformers", "text",
+    "st": ("jinavdr.models.adapters.text:SentenceTransformerEncoder", "sentence-transformers", "text",
            ("sentence_transformers",)),
-    "mteb": ("jinavdr.models.mteb_bridge:MTEBEncoder", "mteb", "mteb", ("mteb",)),
+    "mteb": ("jinavdr.models.adapters.mteb_bridge:MTEBEncoder", "mteb", "mteb", ("mteb",)),
 }
 
 

@@ -1,0 +1,580 @@
+"""Loading one subset into :class:`~jinavdr.catalogue.dataset.Subset`, from the Hub or a local folder.
+
+Two layouts:
+
+* BEIR (what MTEB pins, :func:`load_subset`): ``queries`` / ``corpus`` / ``qrels`` parquet folders per
+  subset, read with ``datasets.load_dataset`` (by ``data_dir``, or by config name for ViDoRe);
+* QA (what jina-vdr and the paper used, :func:`load_qa_subset`): one row per (query, page) in one
+  config per language, turned into queries, pages and qrels as ``PROTOCOL.md`` section 2 describes.
+
+Page images stay in the Arrow table and are decoded one at a time by ``Corpus.image(i)``.
+Heavy imports (``datasets``, PIL) happen inside functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinavdr.catalogue.dataset import Corpus, Qrels, Queries, Subset
+from jinavdr.catalogue.tasks import SubsetSpec, TaskSpec, get_task, local_part_files
+from jinavdr.errors import DataError
+
+if TYPE_CHECKING:
+    import datasets
+    import pyarrow as pa
+    from PIL.Image import Image
+
+__all__ = [
+    "CONTENT_REVISION_PREFIX",
+    "DataWarning",
+    "content_revision",
+    "is_content_revision",
+    "load_qa_subset",
+    "load_subset",
+    "recorded_source",
+    "resolve",
+]
+
+_SPLIT = "test"
+_SHOW = 8  # ids named in an error message
+
+
+class DataWarning(UserWarning):
+    """Loaded data differs from what the task file expects (counts)."""
+
+
+TaskLike = TaskSpec | str | os.PathLike[str]
+
+
+def resolve(task: TaskLike, subset: SubsetSpec | str | None = None) -> tuple[TaskSpec, SubsetSpec]:
+    """The task (by spec, name, alias or folder path) and one of its subsets (by name or language)."""
+    spec = task if isinstance(task, TaskSpec) else get_task(os.fspath(task))
+    if isinstance(subset, SubsetSpec):
+        return spec, subset
+    if subset is None:
+        if len(spec.subsets) != 1:
+            names = ", ".join(s.name for s in spec.subsets)
+            raise DataError(f"task {spec.name!r} has {len(spec.subsets)} subsets ({names}): name one")
+        return spec, spec.subsets[0]
+    return spec, spec.subset(subset)
+
+
+# -------------------------------------------------------------------------------------------------
+# Content revision of local folders
+# -------------------------------------------------------------------------------------------------
+
+#: Prefix of a content revision, the ``dataset_revision`` recorded for a local folder.
+CONTENT_REVISION_PREFIX = "sha256:"
+_CHUNK = 1 << 20
+#: sha256 of each file read so far, by (path, size, mtime, inode): repeated loads do not rehash.
+_file_digests: dict[tuple[str, int, int, int], bytes] = {}
+
+
+def is_content_revision(revision: str | None) -> bool:
+    """True for a content revision (``sha256:<hex>``, a local folder's) rather than a Hub commit."""
+    return revision is not None and revision.startswith(CONTENT_REVISION_PREFIX)
+
+
+def _file_digest(path: Path) -> bytes:
+    """sha256 of a file's bytes, streamed in 1 MiB chunks; cached in-process by (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    digest = _file_digests.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        with path.open("rb", buffering=0) as fh:
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+        digest = _file_digests[key] = h.digest()
+    return digest
+
+
+def content_revision(task: TaskLike) -> str:
+    """``sha256:<hex>`` identifying the data of a local task, the same on every machine.
+
+    Covers every parquet file of every subset (one result file holds all subsets of a dataset):
+    sha256 over the files sorted by path relative to the task folder, each contributing its path and
+    the sha256 of its bytes. Image files that a corpus names by path are not covered.
+    """
+    spec = task if isinstance(task, TaskSpec) else get_task(os.fspath(task))
+    if not spec.is_local:
+        raise DataError(f"task {spec.name!r} is a Hub repo ({spec.repo}), not a folder: it has no content revision")
+    root = Path(spec.repo)
+    files = {f for s in spec.subsets for part in local_part_files(root, s).values() for f in part}
+    top = hashlib.sha256()
+    for rel, path in sorted((f.relative_to(root).as_posix(), f) for f in files):
+        name = rel.encode("utf-8")
+        top.update(len(name).to_bytes(8, "big") + name)
+        try:
+            top.update(_file_digest(path))
+        except OSError as exc:
+            raise DataError(f"local dataset {root}: cannot read {rel} to compute its content revision ({exc})") from exc
+    return CONTENT_REVISION_PREFIX + top.hexdigest()
+
+
+def recorded_source(task: TaskSpec) -> tuple[str, str | None]:
+    """``(dataset_repo, dataset_revision)`` that result files record for ``task``.
+
+    A Hub task: its repo id and pinned commit. A local folder: :attr:`TaskSpec.recorded_repo`
+    (``jinavdr-sample/<name>`` for the bundled sample, else the folder path) and its
+    :func:`content_revision`.
+    """
+    if task.is_local:
+        return task.recorded_repo, content_revision(task)
+    return task.repo, task.revision
+
+
+# -------------------------------------------------------------------------------------------------
+# Reading parts through datasets.load_dataset, with errors users can act on
+# -------------------------------------------------------------------------------------------------
+
+_OFFLINE_ERRORS = {
+    "ConnectionError", "OfflineModeIsEnabled", "LocalEntryNotFoundError", "Timeout", "ConnectTimeout",
+    "ReadTimeout", "ConnectError", "MaxRetryError", "NameResolutionError",
+}  # fmt: skip
+_MISSING_ERRORS = {
+    "RepositoryNotFoundError", "DatasetNotFoundError", "RevisionNotFoundError", "EntryNotFoundError",
+    "DisabledRepoError", "DataFilesNotFoundError", "DefunctDatasetError",
+}  # fmt: skip
+
+
+def _hub_error(exc: BaseException, repo: str, revision: str | None, what: str) -> DataError:
+    """A :class:`DataError` saying why ``what`` of ``repo`` could not be loaded and what to do."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    at = f" at revision {revision}" if revision else ""
+    source = f"{what} of {repo}{at}"
+    if "GatedRepoError" in names or "gated" in str(exc).lower():
+        return DataError(
+            f"cannot load {source}: the dataset is gated on the Hugging Face Hub ({exc}). Request access "
+            f"at https://huggingface.co/datasets/{repo}, then log in (`hf auth login` or HF_TOKEN)."
+        )
+    if names & _OFFLINE_ERRORS:
+        rev = f" --revision {revision}" if revision else ""
+        return DataError(
+            f"cannot load {source}: the Hugging Face Hub is unreachable or offline mode is on "
+            f"(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) and the Hugging Face cache has no copy ({exc}). "
+            "To work offline, load it once while online so that it is cached (then set HF_HUB_OFFLINE=1), "
+            f"or copy the repo to a folder (`hf download {repo} --repo-type dataset{rev} --local-dir DIR`) "
+            "and pass that folder instead of the name: --tasks DIR."
+        )
+    if names & _MISSING_ERRORS:
+        return DataError(
+            f"cannot load {source}: the Hugging Face Hub says: {exc}. Check the repo id and revision in the "
+            "task file; for a private repo log in (`hf auth login` or HF_TOKEN)."
+        )
+    return DataError(f"cannot load {source}: {type(exc).__name__}: {exc}")
+
+
+def _load(call: Callable[[], datasets.Dataset], repo: str, revision: str | None, what: str) -> datasets.Dataset:
+    try:
+        return call()
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every datasets/hub failure becomes an actionable DataError
+        raise _hub_error(exc, repo, revision, what) from exc
+
+
+def _load_part(task: TaskSpec, subset: SubsetSpec, part: str) -> datasets.Dataset:
+    """One part (``queries``, ``corpus`` or ``qrels``) of a subset, split ``test``."""
+    import datasets
+
+    what = f"the {part} of {task.name}:{subset.name}"
+    if task.is_local:
+        root = Path(task.repo)
+        files = [str(f.relative_to(root)) for f in local_part_files(root, subset)[part]]
+        return _load(
+            lambda: datasets.load_dataset(str(root), data_files={_SPLIT: files}, split=_SPLIT),
+            str(root), None, what,
+        )  # fmt: skip
+    if task.layout == "beir-configs":
+        return _load(
+            lambda: datasets.load_dataset(task.repo, part, split=_SPLIT, revision=task.revision),
+            task.repo, task.revision, what,
+        )  # fmt: skip
+    return _load(
+        lambda: datasets.load_dataset(
+            task.repo, data_dir=subset.part_dir(part), split=_SPLIT, revision=task.revision
+        ),
+        task.repo, task.revision, what,
+    )  # fmt: skip
+
+
+def _table(ds: datasets.Dataset) -> pa.Table:
+    """The Arrow table of ``ds`` in row order (memory-mapped for datasets loaded from files)."""
+    if getattr(ds, "_indices", None) is not None:
+        ds = ds.flatten_indices()
+    return ds.data.table
+
+
+def _require(table: pa.Table, columns: Iterable[str], where: str, part: str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise DataError(
+            f"{where}: the {part} have no column {', '.join(map(repr, missing))} "
+            f"(found {', '.join(table.column_names)}); see the expected layout in docs/tasks.md"
+        )
+
+
+def _strings(table: pa.Table, column: str) -> list[str]:
+    return ["" if v is None else str(v) for v in table.column(column).to_pylist()]
+
+
+def _named(ids: Iterable[str]) -> str:
+    ids = list(ids)
+    more = f" and {len(ids) - _SHOW} more" if len(ids) > _SHOW else ""
+    return ", ".join(repr(i) for i in ids[:_SHOW]) + more
+
+
+def _check_unique(ids: list[str], what: str, where: str) -> None:
+    dups = [i for i, n in Counter(ids).items() if n > 1]
+    if dups:
+        raise DataError(f"{where}: duplicate {what} ids {_named(dups)}; ids must be unique")
+
+
+# -------------------------------------------------------------------------------------------------
+# Pages: lazy decoding, hashes and sizes straight from the Arrow column
+# -------------------------------------------------------------------------------------------------
+
+
+class _ImageColumn:
+    """Random access to the encoded bytes (or file path) of each page in an Arrow image column."""
+
+    def __init__(self, column: pa.ChunkedArray, base_dir: Path | None) -> None:
+        import pyarrow as pa
+
+        self._chunks = column.chunks
+        self._starts = []
+        start = 0
+        for chunk in self._chunks:
+            self._starts.append(start)
+            start += len(chunk)
+        self._len = start
+        typ = column.type
+        if pa.types.is_struct(typ):
+            self._kind = "struct"
+        elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+            self._kind = "binary"
+        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            self._kind = "path"
+        else:
+            raise DataError(f"unsupported image column type {typ}: expected an Image feature, bytes or paths")
+        self._base_dir = base_dir
+
+    def __len__(self) -> int:
+        return self._len
+
+    def raw(self, i: int) -> tuple[pa.Buffer | None, str | None]:
+        """Encoded bytes (zero-copy buffer) and path of page ``i``; either may be ``None``."""
+        c = bisect_right(self._starts, i) - 1
+        value = self._chunks[c][i - self._starts[c]]
+        if self._kind == "struct":
+            data = value.get("bytes") if value.is_valid else None
+            path = value.get("path") if value.is_valid else None
+            buf = data.as_buffer() if data is not None and data.is_valid else None
+            return buf, (path.as_py() if path is not None and path.is_valid else None)
+        if self._kind == "binary":
+            return (value.as_buffer() if value.is_valid else None), None
+        return None, value.as_py()
+
+    def _path(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() or self._base_dir is None else self._base_dir / p
+
+    def payload(self, i: int) -> bytes | pa.Buffer | None:
+        """The encoded image of page ``i`` (read from its file when only a path is stored)."""
+        buf, path = self.raw(i)
+        if buf is not None:
+            return buf
+        if path and self._path(path).is_file():
+            return self._path(path).read_bytes()
+        return None
+
+    def decode(self, i: int) -> Image:
+        """Page ``i`` as a PIL image, decoded as ``datasets.Image`` does (EXIF orientation applied)."""
+        import pyarrow as pa
+        from PIL import Image as PILImage
+        from PIL import ImageOps
+
+        buf, path = self.raw(i)
+        if buf is not None:
+            image = PILImage.open(pa.BufferReader(buf))
+        elif path:
+            image = PILImage.open(self._path(path))
+        else:
+            raise ValueError("the row has neither image bytes nor a path")
+        image.load()
+        if image.getexif().get(0x0112) is not None:  # EXIF orientation
+            image = ImageOps.exif_transpose(image)
+        return image
+
+
+def _hash_and_size(images: _ImageColumn, texts: list[str] | None) -> tuple[list[str], list[tuple[int, int]]]:
+    """Per page: sha1 of the encoded image and the OCR text, and (width, height) from the header.
+
+    The size is (0, 0) when the header cannot be read (the page then fails when decoded).
+    """
+    import pyarrow as pa
+    from PIL import Image as PILImage
+
+    hashes, sizes = [], []
+    for i in range(len(images)):
+        payload = images.payload(i)
+        h = hashlib.sha1()
+        h.update(b"" if payload is None else memoryview(payload))
+        h.update(b"\x00")
+        if texts is not None:
+            h.update(texts[i].encode("utf-8"))
+        hashes.append(h.hexdigest())
+        size = (0, 0)
+        if payload is not None:
+            try:
+                with PILImage.open(pa.BufferReader(pa.py_buffer(payload))) as im:
+                    size = im.size
+            except Exception:  # noqa: BLE001 - unreadable header: reported when the page is decoded
+                pass
+        sizes.append(size)
+    return hashes, sizes
+
+
+def _corpus(
+    table: pa.Table,
+    ids: list[str],
+    *,
+    dataset: str,
+    base_dir: Path | None,
+    group_ids: list[str] | None = None,
+) -> Corpus:
+    images = _ImageColumn(table.column("image"), base_dir)
+    texts = _strings(table, "text_description") if "text_description" in table.column_names else None
+    hashes, sizes = _hash_and_size(images, texts)
+    return Corpus(
+        ids=ids,
+        load_image=images.decode,
+        texts=texts,
+        sizes=sizes,
+        dataset=dataset,
+        hashes=hashes,
+        group_ids=group_ids,
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# BEIR layout
+# -------------------------------------------------------------------------------------------------
+
+
+def _check_counts(task: TaskSpec, subset: SubsetSpec, loaded: dict[str, int], strict: bool) -> None:
+    """Compare loaded counts with the task file's: one warning (or, if ``strict``, error) for all."""
+    expected = {"queries": subset.queries, "pages": subset.pages, "qrels": subset.qrels}
+    diffs = [f"{expected[k]} {k}, loaded {n}" for k, n in loaded.items() if expected[k] not in (None, n)]
+    if not diffs:
+        return
+    at = f" at revision {task.revision}" if task.revision else ""
+    msg = f"{task.name}:{subset.name}: the task file expects {'; '.join(diffs)} (from {task.repo}{at})"
+    if strict:
+        raise DataError(msg + "; strict mode makes this an error")
+    warnings.warn(msg, DataWarning, stacklevel=3)
+
+
+def load_subset(task: TaskLike, subset: SubsetSpec | str | None = None, *, strict: bool = False) -> Subset:
+    """Load one subset in the BEIR layout, validated.
+
+    Ids become strings. Errors (:class:`DataError`): duplicate query or page ids, qrels naming an
+    unknown query or page, missing columns or parts, an unreachable / gated / missing Hub repo.
+    Queries without a relevant page (score > 0) are dropped and counted in ``dropped_queries``.
+    Counts that differ from the task file warn (:class:`DataWarning`), or raise when ``strict``.
+    ``repo`` / ``revision`` are :func:`recorded_source`'s: the Hub id and pinned commit, or for a
+    folder a portable name (sample) or its path, and its :func:`content_revision`.
+    """
+    task, subset = resolve(task, subset)
+    where = f"{task.name}:{subset.name} ({task.repo})"
+
+    q_table = _table(_load_part(task, subset, "queries"))
+    _require(q_table, ["query-id", "query"], where, "queries")
+    query_ids, query_texts = _strings(q_table, "query-id"), _strings(q_table, "query")
+    if subset.query_language is not None:
+        _require(q_table, ["language"], where, "queries")
+        keep = [lang == subset.query_language for lang in q_table.column("language").to_pylist()]
+        query_ids = [q for q, k in zip(query_ids, keep, strict=True) if k]
+        query_texts = [t for t, k in zip(query_texts, keep, strict=True) if k]
+    _check_unique(query_ids, "query", where)
+
+    c_table = _table(_load_part(task, subset, "corpus"))
+    _require(c_table, ["corpus-id", "image"], where, "corpus")
+    doc_ids = _strings(c_table, "corpus-id")
+    _check_unique(doc_ids, "page", where)
+
+    r_table = _table(_load_part(task, subset, "qrels"))
+    _require(r_table, ["query-id", "corpus-id", "score"], where, "qrels")
+    rows = zip(_strings(r_table, "query-id"), _strings(r_table, "corpus-id"), r_table.column("score").to_pylist(), strict=True)
+    if subset.query_language is not None:  # one qrels file for all languages: keep this language's
+        known = set(query_ids)
+        rows = [r for r in rows if r[0] in known]
+    relevance, n_qrels = _relevance(rows, set(query_ids), set(doc_ids), where)
+
+    _check_counts(task, subset, {"queries": len(query_ids), "pages": len(doc_ids), "qrels": n_qrels}, strict)
+
+    queries, relevance, dropped = _drop_unjudged(query_ids, query_texts, relevance)
+    base_dir = Path(task.repo) if task.is_local else None
+    corpus = _corpus(c_table, doc_ids, dataset=task.name, base_dir=base_dir)
+    repo, revision = recorded_source(task)
+    return Subset(
+        dataset=task.name,
+        name=subset.name,
+        queries=queries,
+        corpus=corpus,
+        qrels=Qrels(relevance),
+        repo=repo,
+        revision=revision,
+        dropped_queries=dropped,
+    )
+
+
+def _relevance(
+    rows: Iterable[tuple[str, str, Any]], query_ids: set[str], doc_ids: set[str], where: str
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Qrels as {query: {page: grade}} and the row count; unknown ids raise :class:`DataError`."""
+    relevance: dict[str, dict[str, int]] = {}
+    bad_q: dict[str, None] = {}
+    bad_d: dict[str, None] = {}
+    n = 0
+    for qid, did, score in rows:
+        n += 1
+        if qid not in query_ids:
+            bad_q[qid] = None
+        if did not in doc_ids:
+            bad_d[did] = None
+        try:
+            grade = int(score)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"{where}: the qrels give query {qid!r} and page {did!r} the score {score!r}, "
+                "which is not an integer grade; fix that row of the qrels"
+            ) from None
+        relevance.setdefault(qid, {})[did] = grade  # a repeated pair keeps the last grade
+    if bad_q or bad_d:
+        parts = []
+        if bad_q:
+            parts.append(f"unknown query ids {_named(bad_q)}")
+        if bad_d:
+            parts.append(f"unknown page ids {_named(bad_d)}")
+        raise DataError(f"{where}: the qrels name {' and '.join(parts)}; fix the qrels or the ids")
+    return relevance, n
+
+
+def _drop_unjudged(
+    ids: list[str], texts: list[str], relevance: dict[str, dict[str, int]]
+) -> tuple[Queries, dict[str, dict[str, int]], int]:
+    """Keep queries with at least one page of grade > 0 (as trec_eval and MTEB score them)."""
+    judged = {q for q, docs in relevance.items() if any(g > 0 for g in docs.values())}
+    keep = [i for i, q in enumerate(ids) if q in judged]
+    queries = Queries([ids[i] for i in keep], [texts[i] for i in keep])
+    return queries, {q: relevance[q] for q in queries.ids}, len(ids) - len(keep)
+
+
+# -------------------------------------------------------------------------------------------------
+# QA layout (paper protocol)
+# -------------------------------------------------------------------------------------------------
+
+
+def _resolved_commit(repo: str) -> str | None:
+    """The commit the Hub resolves for ``repo`` now; ``None`` offline or when it cannot be asked."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo, timeout=10).sha
+    except Exception:  # noqa: BLE001 - no network, no access: the loader then says what failed
+        return None
+
+
+def _load_qa_rows(source: str, config: str, where: str) -> tuple[datasets.Dataset, str | None, bool]:
+    """The QA rows of ``config`` from a Hub repo or local folder, the commit loaded, is-local."""
+    import datasets
+
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        root = folder.resolve()
+        if (root / "README.md").is_file():  # a Hub snapshot: its card defines the configs
+            call = lambda: datasets.load_dataset(str(root), name=config, split=_SPLIT)  # noqa: E731
+        else:
+            sub = root / config if (root / config).is_dir() else root
+            files = sorted(str(f.relative_to(root)) for f in sub.rglob("*.parquet"))
+            if not files:
+                raise DataError(
+                    f"{where}: no parquet files in {sub} (expected {root}/<config>/*.parquet or "
+                    f"{root}/*.parquet with columns query, image, image_filename, text_description)"
+                )
+            call = lambda: datasets.load_dataset(str(root), data_files={_SPLIT: files}, split=_SPLIT)  # noqa: E731
+        return _load(call, str(root), None, f"config {config!r}"), None, True
+    commit = _resolved_commit(source)
+    ds = _load(
+        lambda: datasets.load_dataset(source, name=config, split=_SPLIT, revision=commit),
+        source, commit, f"config {config!r}",
+    )  # fmt: skip
+    return ds, commit, False
+
+
+def load_qa_subset(
+    task: TaskLike,
+    subset: SubsetSpec | str | None = None,
+    *,
+    source: str | os.PathLike[str] | None = None,
+) -> Subset:
+    """Load one subset of a task's QA copy (``jinaai/<name>``) as the paper's protocol reads it.
+
+    Queries: rows with a query, deduplicated by exact text (first row kept). Relevant page of a query:
+    the ``image_filename`` of the LAST row carrying it (qrels ``{qid: {filename: 1}}``). Pages: every
+    row (ids ``row-<i>``), with ``Corpus.group_ids`` = ``image_filename`` so rows of one file merge by
+    max score. ``source`` overrides the QA repo (a Hub id or a local folder). The revision recorded is
+    the commit the Hub resolved (``None`` offline or for a folder).
+    """
+    task, subset = resolve(task, subset)
+    repo = str(source) if source is not None else task.qa_repo
+    if repo is None:
+        raise DataError(f"task {task.name!r} has no QA copy (qa_repo); pass source=<Hub id or folder>")
+    config = subset.qa_config or subset.name
+    where = f"{task.name}:{subset.name} QA ({repo}, config {config!r})"
+    ds, commit, local = _load_qa_rows(repo, config, where)
+    table = _table(ds)
+    _require(table, ["query", "image", "image_filename"], where, "rows")
+
+    filenames = _strings(table, "image_filename")
+    first_row: dict[str, int] = {}
+    relevant: dict[str, str] = {}
+    for i, text in enumerate(table.column("query").to_pylist()):
+        if text is None:
+            continue  # a distractor page
+        first_row.setdefault(text, i)
+        relevant[text] = filenames[i]  # the last row carrying the query wins
+    texts = sorted(first_row, key=first_row.__getitem__)
+    qids = [f"q-{first_row[t]}" for t in texts]
+    relevance = {qid: {relevant[t]: 1} for qid, t in zip(qids, texts, strict=True)}
+
+    corpus = _corpus(
+        table,
+        [f"row-{i}" for i in range(table.num_rows)],
+        dataset=task.name,
+        base_dir=Path(repo).resolve() if local else None,
+        group_ids=filenames,
+    )
+    return Subset(
+        dataset=task.name,
+        name=subset.name,
+        queries=Queries(qids, texts),
+        corpus=corpus,
+        qrels=Qrels(relevance),
+        repo=str(Path(repo).resolve()) if local else repo,
+        revision=commit,
+        dropped_queries=0,
+    )

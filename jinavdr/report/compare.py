@@ -1,0 +1,589 @@
+"""The regression gate: compare a candidate's result files with a baseline's.
+
+Rules (documented for users in ``docs/regression-gate.md``):
+
+- **What is compared**: datasets present on both sides, and within them the subsets present on both
+  sides. A dataset's score is the unweighted mean over its common subsets; the headline is the
+  unweighted mean over common datasets. Everything present on one side only is listed in the report.
+- **Settings**: the two sides must share every *evaluation setting* (:func:`setting_differences`):
+  protocol, main metric, dataset repo and revision, dtype, every model option recorded in
+  ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...; not
+  the informational ``scoring`` record, :data:`jinavdr.results.store.UNCOMPARED_RUN_OPTIONS`). Local
+  data (a folder, the sample) is identified by its content revision (``sha256:...``), not its path. Model
+  identity (adapter, model id, revision, slug) and the environment (versions, device, batch sizes)
+  are shown but never compared. A difference raises :class:`SettingsMismatchError` (exit code 2)
+  unless ``force``.
+- **Tests**: a paired sign-flip randomisation test (:func:`jinavdr.evaluation.stats.paired_randomization_test`)
+  on per-query main-metric values, pairing by (subset, query id). Each query's difference is weighted
+  as it weighs in the reported mean (``1 / (#subsets x #queries of its subset)`` for a dataset, divided
+  again by #datasets for the headline), so the tested statistic *is* the reported delta. Dataset
+  p-values are Holm-adjusted across the tested datasets; the headline test is a single test.
+  Subsets without per-query values are not tested (reported as such).
+- **Verdict** (exit code 1 on any failure):
+  the headline drop exceeds ``max_drop`` points; with ``per_dataset`` a dataset's drop exceeds it;
+  a *significant* drop (p < alpha, delta < 0) of the headline or of a dataset fails even when smaller
+  than ``max_drop`` (labelled "significant drop (small)"), unless smaller than ``min_effect`` points;
+  with ``require_complete`` a baseline subset missing from the candidate fails; with ``exact`` any
+  change of any recorded metric, per-query value or count beyond ``tolerance`` fails, either way, and
+  so does a dataset or subset present on one side only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jinavdr.catalogue.loaders import is_content_revision
+from jinavdr.errors import ResultsError
+from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
+from jinavdr.report.format import p_phrase
+from jinavdr.results.schema import ResultFile, SubsetResult
+from jinavdr.results.store import UNCOMPARED_RUN_OPTIONS, iter_result_paths, read_result_file
+
+__all__ = [
+    "Comparison",
+    "DatasetComparison",
+    "GateOptions",
+    "MeanComparison",
+    "SettingDifference",
+    "SettingsMismatchError",
+    "SubsetComparison",
+    "compare",
+    "load_results",
+    "portable_repo",
+    "setting_differences",
+]
+
+#: Keys of ``manifest.settings`` that name the model rather than how it is evaluated: never compared
+#: (``commit``, ``resolved_revision``, ``base_revision``: the checkpoint revisions adapters resolve).
+MODEL_IDENTITY_KEYS: frozenset[str] = frozenset(
+    {"adapter", "model_id", "revision", "model_revision", "commit", "resolved_revision", "base_revision"}
+)
+#: Manifest fields compared as a whole (besides ``settings.*`` and ``run_options.*`` key by key).
+COMPARED_MANIFEST_FIELDS: tuple[str, ...] = ("protocol", "dataset_repo", "dataset_revision", "dtype")
+#: ``dataset_repo`` as compared for local data with a content revision: the folder may be anywhere.
+LOCAL_DATA = "local folder"
+#: Slack (in points) when testing "drop beyond tolerance", so float noise never fails a gate.
+_POINTS_EPS = 1e-9
+
+
+class SettingsMismatchError(ResultsError):
+    """Baseline and candidate were evaluated with different settings (exit code 2)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Options and results
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """Thresholds of the gate. Points are main-metric x100 (nDCG@5 points)."""
+
+    max_drop: float = 0.5
+    alpha: float = 0.05
+    per_dataset: bool = False
+    min_effect: float = 0.0
+    exact: bool = False
+    tolerance: float = 1e-6  # on the fraction scale, for ``exact``
+    require_complete: bool = False
+    force: bool = False
+    n_resamples: int = 10_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_drop < 0:
+            raise ResultsError(f"--max-drop must be >= 0 points, got {self.max_drop}.")
+        if not 0.0 < self.alpha < 1.0:
+            raise ResultsError(f"--alpha must be strictly between 0 and 1, got {self.alpha}.")
+        if self.min_effect < 0:
+            raise ResultsError(f"--min-effect must be >= 0 points, got {self.min_effect}.")
+        if self.tolerance < 0:
+            raise ResultsError(f"--tolerance must be >= 0, got {self.tolerance}.")
+        if self.n_resamples < 1:
+            raise ResultsError(f"--n-resamples must be >= 1, got {self.n_resamples}.")
+
+
+@dataclass(frozen=True)
+class SettingDifference:
+    """One evaluation setting whose value differs, and the datasets where it does."""
+
+    name: str
+    baseline: Any
+    candidate: Any
+    datasets: tuple[str, ...]
+    n_compared: int = 0  # datasets compared in all (to say "all N datasets")
+
+    def describe(self) -> str:
+        if len(self.datasets) == self.n_compared and self.n_compared > 1:
+            where = f"all {self.n_compared} datasets"
+        else:
+            where = ", ".join(self.datasets)
+        return f"{self.name}: {self.baseline!r} (baseline) vs {self.candidate!r} (candidate) [{where}]"
+
+
+@dataclass(frozen=True)
+class PairedQueries:
+    """Per-query main-metric values of one subset, aligned by query id."""
+
+    query_ids: tuple[str, ...]
+    baseline: np.ndarray
+    candidate: np.ndarray
+    baseline_only: int
+    candidate_only: int
+
+    @property
+    def differences(self) -> np.ndarray:
+        return self.candidate - self.baseline
+
+
+@dataclass(frozen=True)
+class SubsetComparison:
+    dataset: str
+    subset: str
+    baseline: float  # main metric, fraction
+    candidate: float
+    n_queries: tuple[int, int]  # (baseline, candidate) as recorded
+    paired: PairedQueries | None  # None: no per-query values on one side
+    untested_reason: str | None
+    p_value: float | None  # unadjusted, informational
+    changes: tuple[str, ...]  # what moved beyond the tolerance (exact mode only)
+
+    @property
+    def delta(self) -> float:
+        """Candidate minus baseline, in points."""
+        return (self.candidate - self.baseline) * 100.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}:{self.subset}"
+
+
+@dataclass(frozen=True)
+class MeanComparison:
+    """The verdict on one mean (a dataset's or the headline's)."""
+
+    baseline: float  # fraction
+    candidate: float
+    p_value: float | None  # for a dataset: unadjusted
+    p_adjusted: float | None  # for a dataset: Holm-adjusted; for the headline: equals p_value
+    n_tested_queries: int
+    label: str
+    status: str  # "pass", "warn" or "fail"
+    failures: tuple[str, ...]
+
+    @property
+    def delta(self) -> float:
+        return (self.candidate - self.baseline) * 100.0
+
+
+@dataclass(frozen=True)
+class DatasetComparison:
+    dataset: str
+    subsets: tuple[SubsetComparison, ...]  # the common subsets
+    verdict: MeanComparison
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the gate found; ``passed`` / ``exit_code`` give the verdict."""
+
+    options: GateOptions
+    main_metric: str
+    datasets: tuple[DatasetComparison, ...]
+    overall: MeanComparison
+    #: What one side has and the other lacks: a dataset name, or ``dataset:subset``.
+    baseline_only: tuple[str, ...]
+    candidate_only: tuple[str, ...]
+    forced_differences: tuple[SettingDifference, ...]
+    baseline: tuple[ResultFile, ...] = field(repr=False)
+    candidate: tuple[ResultFile, ...] = field(repr=False)
+
+    @property
+    def failures(self) -> list[str]:
+        out = list(self.overall.failures)
+        for ds in self.datasets:
+            out.extend(ds.verdict.failures)
+        if self.options.require_complete or self.options.exact:
+            out.extend(f"{name}: in the baseline but missing from the candidate" for name in self.baseline_only)
+        if self.options.exact:
+            out.extend(f"{name}: in the candidate but not in the baseline" for name in self.candidate_only)
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+
+
+def load_results(paths: Path | str | Sequence[Path | str]) -> list[ResultFile]:
+    """Result files from files or folders (searched recursively, ``runs/`` and dot-files skipped)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files: list[ResultFile] = []
+    for path in paths:
+        found = iter_result_paths(Path(path))
+        if not found:
+            raise ResultsError(f"no result files (*.json) under {path}; pass a result file or a results folder.")
+        files.extend(read_result_file(p) for p in found)
+    return files
+
+
+def _by_dataset(results: Iterable[ResultFile], side: str) -> dict[str, ResultFile]:
+    out: dict[str, ResultFile] = {}
+    for rf in results:
+        if rf.dataset in out:
+            models = sorted({out[rf.dataset].model_slug, rf.model_slug})
+            raise ResultsError(
+                f"the {side} holds more than one result file for dataset {rf.dataset!r} (models: "
+                f"{', '.join(models)}). Pass one model's folder (results/<model-slug>) or single files."
+            )
+        out[rf.dataset] = rf
+    return dict(sorted(out.items()))
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------
+
+
+def _norm(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def evaluation_settings(rf: ResultFile) -> dict[str, Any]:
+    """The settings of a result file that must match between baseline and candidate (flat names)."""
+    m = rf.manifest
+    out: dict[str, Any] = {"main_metric": rf.main_metric}
+    for name in COMPARED_MANIFEST_FIELDS:  # the manifest's protocol is the one the store writes
+        out[name] = getattr(m, name)
+    out["dataset_repo"] = portable_repo(m.dataset_repo, m.dataset_revision)
+    for key, value in m.settings.items():
+        if key not in MODEL_IDENTITY_KEYS:
+            out[f"settings.{key}"] = value
+    for key, value in m.run_options.items():
+        if key not in UNCOMPARED_RUN_OPTIONS:  # recorded for information (the scorer's device grid)
+            out[f"run_options.{key}"] = value
+    return {k: _norm(v) for k, v in out.items()}
+
+
+_ABSENT = "<absent>"
+
+
+def portable_repo(repo: str, revision: str | None = None) -> str:
+    """``dataset_repo`` as compared: what identifies the data independently of the machine.
+
+    Local data with a content revision (``sha256:...``) is :data:`LOCAL_DATA`: its path depends on the
+    machine (a CI checkout is elsewhere than a developer's) and the revision already proves the content
+    equal. A Hub id is kept as is; a local folder recorded without a content revision (older files) is
+    compared by its folder name only.
+    """
+    if is_content_revision(revision):
+        return LOCAL_DATA
+    return f"local:{Path(repo).name}" if Path(repo).is_absolute() else repo
+
+
+def setting_differences(baseline: ResultFile, candidate: ResultFile) -> list[tuple[str, Any, Any]]:
+    """``(setting, baseline value, candidate value)`` for each evaluation setting that differs."""
+    a, b = evaluation_settings(baseline), evaluation_settings(candidate)
+    return [
+        (key, a.get(key, _ABSENT), b.get(key, _ABSENT))
+        for key in sorted(set(a) | set(b))
+        if a.get(key, _ABSENT) != b.get(key, _ABSENT)
+    ]
+
+
+def _changed_content_hint(differences: Sequence[SettingDifference]) -> str:
+    """A line naming the local datasets whose files differ (both sides have content revisions)."""
+    changed = [
+        ds
+        for d in differences
+        if d.name == "dataset_revision" and is_content_revision(d.baseline) and is_content_revision(d.candidate)
+        for ds in d.datasets
+    ]
+    if not changed:
+        return ""
+    return (
+        f"The local data of {', '.join(sorted(changed))} differs between the two runs (another content "
+        "revision: its parquet files changed), so they did not score the same queries and pages.\n"
+    )
+
+
+def _collect_differences(pairs: dict[str, tuple[ResultFile, ResultFile]]) -> list[SettingDifference]:
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    values: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+    for dataset, (b, c) in pairs.items():
+        for name, old, new in setting_differences(b, c):
+            key = (name, json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True))
+            grouped.setdefault(key, []).append(dataset)
+            values[key] = (old, new)
+    return [
+        SettingDifference(
+            name=key[0], baseline=values[key][0], candidate=values[key][1], datasets=tuple(ds), n_compared=len(pairs)
+        )
+        for key, ds in grouped.items()
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-subset pairing
+# --------------------------------------------------------------------------------------------------
+
+
+def _pair(b: SubsetResult, c: SubsetResult, metric: str) -> tuple[PairedQueries | None, str | None]:
+    for side, sub in (("baseline", b), ("candidate", c)):
+        pq = sub.per_query
+        if pq is None or not pq.values:
+            return None, f"no per-query values in the {side}"
+        if pq.metric != metric:
+            return None, f"the {side}'s per-query values are {pq.metric}, not {metric}"
+    bd, cd = b.per_query.as_dict(), c.per_query.as_dict()  # type: ignore[union-attr]
+    common = tuple(q for q in bd if q in cd)
+    if not common:
+        return None, "no query id in common"
+    paired = PairedQueries(
+        query_ids=common,
+        baseline=np.array([bd[q] for q in common], dtype=np.float64),
+        candidate=np.array([cd[q] for q in common], dtype=np.float64),
+        baseline_only=len(bd) - len(common),
+        candidate_only=len(cd) - len(common),
+    )
+    return paired, None
+
+
+def _changes(b: SubsetResult, c: SubsetResult, paired: PairedQueries | None, tol: float) -> tuple[str, ...]:
+    """What moved beyond ``tol`` between two runs of one subset (metrics, per-query values, counts)."""
+    out = []
+    for key in sorted(set(b.metrics) | set(c.metrics)):
+        old, new = b.metrics.get(key), c.metrics.get(key)
+        if old is None or new is None:
+            out.append(f"{key} {'absent' if old is None else f'{old:.6f}'} -> {'absent' if new is None else f'{new:.6f}'}")
+        elif abs(new - old) > tol:
+            out.append(f"{key} {old:.6f} -> {new:.6f}")
+    for key in ("n_queries", "n_pages", "n_qrels", "dropped_queries"):
+        old, new = getattr(b, key), getattr(c, key)
+        if old != new:
+            out.append(f"{key} {old} -> {new}")
+    if paired is not None:
+        moved = np.abs(paired.differences) > tol
+        if moved.any():
+            out.append(f"per-query {b.per_query.metric} of {int(moved.sum())} queries")  # type: ignore[union-attr]
+        if paired.baseline_only or paired.candidate_only:
+            out.append(f"query ids ({paired.baseline_only} only in baseline, {paired.candidate_only} only in candidate)")
+    return tuple(out)
+
+
+def _compare_subset(dataset: str, b: SubsetResult, c: SubsetResult, metric: str, opts: GateOptions) -> SubsetComparison:
+    for side, sub in (("baseline", b), ("candidate", c)):
+        if metric not in sub.metrics:
+            raise ResultsError(f"{side} subset {dataset}:{sub.subset} has no {metric!r} metric; cannot compare.")
+    paired, reason = _pair(b, c, metric)
+    p = None
+    if paired is not None:
+        p = paired_randomization_test(
+            paired.baseline, paired.candidate, n_resamples=opts.n_resamples, seed=opts.seed
+        )
+    return SubsetComparison(
+        dataset=dataset,
+        subset=b.subset,
+        baseline=b.metrics[metric],
+        candidate=c.metrics[metric],
+        n_queries=(b.n_queries, c.n_queries),
+        paired=paired,
+        untested_reason=reason,
+        p_value=p,
+        changes=_changes(b, c, paired, opts.tolerance) if opts.exact else (),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Weighted pooled tests and verdicts
+# --------------------------------------------------------------------------------------------------
+
+
+def _weighted_differences(subsets: Sequence[SubsetComparison]) -> np.ndarray:
+    """Per-query differences, each weighted by 1 / (#tested subsets x #queries of its subset)."""
+    tested = [s.paired for s in subsets if s.paired is not None]
+    if not tested:
+        return np.empty(0)
+    return np.concatenate([p.differences / (len(tested) * p.differences.size) for p in tested])
+
+
+def _pooled_p(weighted: Sequence[np.ndarray], opts: GateOptions) -> tuple[float | None, int]:
+    """p-value of ``sum(weighted)`` (mean over groups) being 0, and the number of queries tested."""
+    groups = [w for w in weighted if w.size]
+    if not groups:
+        return None, 0
+    # Each group's weights sum to 1; dividing by #groups makes the statistic the mean over groups.
+    x = np.concatenate([w / len(groups) for w in groups])
+    n = x.size
+    p = paired_randomization_test(np.zeros(n), x * n, n_resamples=opts.n_resamples, seed=opts.seed)
+    return p, n
+
+
+def _verdict(
+    what: str,
+    baseline: float,
+    candidate: float,
+    p: float | None,
+    p_adj: float | None,
+    n_tested: int,
+    opts: GateOptions,
+    *,
+    gate_tolerance: bool,
+    exact_changes: Sequence[str] = (),
+) -> MeanComparison:
+    delta = (candidate - baseline) * 100.0
+    drop = -delta
+    beyond = drop > opts.max_drop + _POINTS_EPS
+    significant = p_adj is not None and p_adj < opts.alpha
+    failures: list[str] = []
+    warn = False
+    if beyond:
+        if gate_tolerance:
+            failures.append(f"{what}: drop of {drop:.2f} points exceeds the tolerance of {opts.max_drop:.2f} points")
+        else:
+            warn = True
+    if significant and delta < 0:
+        if drop < opts.min_effect:
+            label, warn = "significant drop below --min-effect (ignored)", True
+        else:
+            label = "significant drop" + ("" if beyond else " (small)")
+            failures.append(
+                f"{what}: significant drop of {drop:.2f} points ({p_phrase(p_adj)}, alpha {opts.alpha:g})"
+            )
+    elif beyond:
+        label = "drop beyond tolerance" + (", not tested" if p_adj is None else ", not significant")
+    elif delta < 0:
+        label = "drop, not significant" if p_adj is not None else "drop within tolerance (not tested)"
+    elif delta > 0:
+        label = "significant gain" if significant else "gain"
+    else:
+        label = "unchanged"
+    if exact_changes:
+        label = "changed"
+        failures.append(f"{what}: changed ({'; '.join(exact_changes)})")
+    status = "fail" if failures else ("warn" if warn else "pass")
+    return MeanComparison(
+        baseline=baseline,
+        candidate=candidate,
+        p_value=p,
+        p_adjusted=p_adj,
+        n_tested_queries=n_tested,
+        label=label,
+        status=status,
+        failures=tuple(failures),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The entry point
+# --------------------------------------------------------------------------------------------------
+
+
+def compare(
+    baseline: Sequence[ResultFile],
+    candidate: Sequence[ResultFile],
+    *,
+    max_drop: float = 0.5,
+    alpha: float = 0.05,
+    per_dataset: bool = False,
+    min_effect: float = 0.0,
+    exact: bool = False,
+    tolerance: float = 1e-6,
+    require_complete: bool = False,
+    force: bool = False,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
+    """Compare candidate results with baseline results on their common subsets.
+
+    Raises :class:`SettingsMismatchError` when evaluation settings differ (unless ``force``) and
+    :class:`ResultsError` when there is nothing in common. See the module docstring for the rules.
+    """
+    opts = GateOptions(
+        max_drop=max_drop, alpha=alpha, per_dataset=per_dataset, min_effect=min_effect, exact=exact,
+        tolerance=tolerance, require_complete=require_complete, force=force, n_resamples=n_resamples, seed=seed,
+    )
+    base, cand = _by_dataset(baseline, "baseline"), _by_dataset(candidate, "candidate")
+    common = [d for d in base if d in cand]
+    pairs = {d: (base[d], cand[d]) for d in common}
+    differences = _collect_differences(pairs)
+    if differences and not force:
+        lines = "\n  ".join(d.describe() for d in differences)
+        raise SettingsMismatchError(
+            "baseline and candidate were evaluated with different settings, so their scores are not "
+            f"comparable:\n  {lines}\n{_changed_content_hint(differences)}Rerun the candidate with the "
+            "baseline's settings, or pass --force to compare anyway."
+        )
+    if not any(set(b.subsets) & set(c.subsets) for b, c in pairs.values()):
+        raise ResultsError(
+            "baseline and candidate have no subset in common: nothing to compare "
+            f"(baseline datasets: {', '.join(base) or 'none'}; candidate datasets: {', '.join(cand) or 'none'})."
+        )
+    metric = next(iter(pairs.values()))[0].main_metric
+
+    subset_rows: dict[str, list[SubsetComparison]] = {}
+    for d, (b, c) in pairs.items():
+        names = [s for s in b.subsets if s in c.subsets]
+        subset_rows[d] = [_compare_subset(d, b.subsets[s], c.subsets[s], metric, opts) for s in names]
+    compared = [d for d in common if subset_rows[d]]
+
+    weighted = {d: _weighted_differences(subset_rows[d]) for d in compared}
+    raw_p = {d: _pooled_p([weighted[d]], opts) for d in compared}
+    tested = [d for d in compared if raw_p[d][0] is not None]
+    adjusted = dict(zip(tested, holm_bonferroni([raw_p[d][0] for d in tested]), strict=True))
+
+    datasets = []
+    for d in compared:
+        rows = subset_rows[d]
+        b_mean = float(np.mean([r.baseline for r in rows]))
+        c_mean = float(np.mean([r.candidate for r in rows]))
+        p, n = raw_p[d]
+        changes = [f"{r.subset}: {c}" for r in rows for c in r.changes]
+        verdict = _verdict(
+            d, b_mean, c_mean, p, adjusted.get(d), n, opts, gate_tolerance=per_dataset, exact_changes=changes
+        )
+        datasets.append(DatasetComparison(dataset=d, subsets=tuple(rows), verdict=verdict))
+
+    p_all, n_all = _pooled_p([weighted[d] for d in compared], opts)
+    overall = _verdict(
+        f"mean over {len(datasets)} datasets",
+        float(np.mean([ds.verdict.baseline for ds in datasets])),
+        float(np.mean([ds.verdict.candidate for ds in datasets])),
+        p_all, p_all, n_all, opts, gate_tolerance=True,
+    )
+    return Comparison(
+        options=opts,
+        main_metric=metric,
+        datasets=tuple(datasets),
+        overall=overall,
+        baseline_only=_one_sided(base, cand),
+        candidate_only=_one_sided(cand, base),
+        forced_differences=tuple(differences),
+        baseline=tuple(baseline),
+        candidate=tuple(candidate),
+    )
+
+
+def _one_sided(side: dict[str, ResultFile], other: dict[str, ResultFile]) -> tuple[str, ...]:
+    """Datasets of ``side`` absent from ``other``, then ``dataset:subset`` names absent from it."""
+    out = [d for d in side if d not in other]
+    for d, rf in side.items():
+        if d in other:
+            out.extend(f"{d}:{s}" for s in rf.subsets if s not in other[d].subsets)
+    return tuple(out)

@@ -1,0 +1,349 @@
+"""The result store: one JSON file per (model spec, dataset) under a results folder.
+
+Layout::
+
+    <root>/<model-slug>/<dataset>.json              the ResultFile (see :mod:`jinavdr.results.schema`)
+    <root>/<model-slug>/runs/<dataset>__<subset>.trec   TREC run files (``--save-run``)
+    <root>/<model-slug>/.<dataset>.json.lock        lock sidecar (flock), safe to delete when idle
+
+Safety rules:
+
+- every write goes to a temporary file in the same folder, is fsync'ed and then ``os.replace``'d
+  over the target, so a crash at any moment leaves either the old or the new file, never half of one;
+- adding a subset holds an exclusive ``fcntl.flock`` on the sidecar while it re-reads the file,
+  merges and writes, so concurrent runs on different subsets of one dataset both land;
+- a file is only extended by a run whose *compared settings* (:data:`COMPARED_FIELDS`) equal the
+  file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting. Local data is
+  identified by its content revision (``sha256:...``): changed files refuse, a moved folder does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from jinavdr.catalogue.loaders import is_content_revision
+from jinavdr.errors import ResultsError
+from jinavdr.results.schema import SCHEMA_VERSION, Manifest, ResultFile, SubsetResult
+
+#: Manifest fields that must be equal to add subsets to an existing file. Everything else in the
+#: manifest (versions, hostname, device, GPU, batch sizes, dates) describes the environment and may
+#: differ between the runs that filled one file.
+COMPARED_FIELDS: tuple[str, ...] = (
+    "adapter",
+    "model_id",
+    "model_revision",
+    "settings",
+    "dtype",
+    "dataset_repo",
+    "dataset_revision",
+    "protocol",
+    "run_options",
+)
+#: ``run_options`` keys recorded for information only, never compared: ``scoring`` (the scorer's
+#: block grid and device, :func:`jinavdr.engine.scoring.scoring_settings`) differs between a CPU and a GPU
+#: run of one model, which agree up to the last float bit, so a run may be resumed on another device.
+UNCOMPARED_RUN_OPTIONS: frozenset[str] = frozenset({"scoring"})
+
+
+# --------------------------------------------------------------------------------------------------
+# Low-level file operations
+# --------------------------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temp_files(path: Path) -> int:
+    """Delete temporary files a killed writer of ``path`` left behind; call only under its lock."""
+    path = Path(path)
+    removed = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed += 1
+    return removed
+
+
+def lock_path(path: Path) -> Path:
+    """The lock sidecar of a result file: ``.<name>.lock`` next to it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the sidecar of ``path`` (blocks; ``timeout`` in seconds)."""
+    lock = lock_path(path)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline is not None else 0))
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ResultsError(
+                        f"{path} is locked by another jinavdr process (lock file {lock}); wait for it to "
+                        "finish, or delete the lock file if no jinavdr run is active."
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------
+
+_FIX = "Move it aside (e.g. rename it to {name}.bad) and rerun, or rerun with --overwrite to replace it."
+
+
+def read_result_file(path: Path) -> ResultFile:
+    """Parse one result file; a corrupt file or an unknown schema raises :class:`ResultsError`."""
+    path = Path(path)
+    fix = _FIX.format(name=path.name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"result file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"result file {path} cannot be read ({exc}). {fix}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"result file {path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            f"it may be truncated or hand-edited. {fix}"
+        ) from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        hint = ""
+        if isinstance(data, dict) and "task_name" in data and "scores" in data:
+            hint = " It looks like an MTEB result file: convert it with `jinavdr import`."
+        raise ResultsError(f"{path} is not a jinavdr result file (no schema_version).{hint} {fix}")
+    version = data["schema_version"]
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"result file {path} has schema version {version!r}, but this jinavdr reads version "
+            f"{SCHEMA_VERSION}. Use the jinavdr version that wrote it (see its manifest.versions), "
+            f"or {fix[0].lower()}{fix[1:]}"
+        )
+    try:
+        return ResultFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise ResultsError(f"result file {path} does not match schema version {SCHEMA_VERSION}: {problems}. {fix}") from None
+
+
+def iter_result_paths(path: Path) -> list[Path]:
+    """Result files under ``path`` (a file, a model folder or a results root), sorted."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ResultsError(f"results path {path} does not exist; pass a result file or a results folder.")
+    found = [p for p in path.rglob("*.json") if not p.name.startswith(".") and p.parent.name != "runs"]
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings comparison
+# --------------------------------------------------------------------------------------------------
+
+
+_ABSENT = "<absent>"
+
+
+def _by_content(old: Manifest, new: Manifest) -> bool:
+    """True when both manifests identify local data by content revision (its path may differ)."""
+    return is_content_revision(old.dataset_revision) and is_content_revision(new.dataset_revision)
+
+
+def settings_differences(old: Manifest, new: Manifest) -> list[tuple[str, Any, Any]]:
+    """``(field, old value, new value)`` for each compared setting that differs (settings and
+    run_options are compared key by key). Local data with content revisions on both sides is
+    compared by revision only, not by folder path."""
+    diffs: list[tuple[str, Any, Any]] = []
+    for name in COMPARED_FIELDS:
+        if name == "dataset_repo" and _by_content(old, new):
+            continue
+        a, b = getattr(old, name), getattr(new, name)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=str):
+                if name == "run_options" and key in UNCOMPARED_RUN_OPTIONS:
+                    continue
+                if _norm(a.get(key)) != _norm(b.get(key)):
+                    diffs.append((f"{name}.{key}", a.get(key, _ABSENT), b.get(key, _ABSENT)))
+        elif _norm(a) != _norm(b):
+            diffs.append((name, a, b))
+    return diffs
+
+
+def _norm(value: Any) -> Any:
+    """JSON round trip, so tuples equal lists and values compare as they are stored."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def check_compatible(existing: ResultFile, new: Manifest, path: Path, *, partial: bool = False) -> None:
+    """Raise :class:`ResultsError` naming each differing setting when ``new`` cannot extend ``existing``.
+
+    ``partial``: ``new`` was built before the model was loaded, so a setting it does not know yet
+    (None, or a key the adapter adds at load time) is not compared.
+    """
+    diffs = settings_differences(existing.manifest, new)
+    if partial:
+        diffs = [d for d in diffs if d[2] is not None and d[2] != _ABSENT]
+    if not diffs:
+        return
+    lines = "; ".join(f"{name}: {a!r} in the file, {b!r} now" for name, a, b in diffs)
+    changed = any(name == "dataset_revision" for name, _, _ in diffs) and _by_content(existing.manifest, new)
+    why = f" The data in {new.dataset_repo} changed since the file was written." if changed else ""
+    raise ResultsError(
+        f"{path} holds results made with different settings ({lines}).{why} Refusing to mix them in one file. "
+        "Rerun with the file's settings, use another --results-dir, or pass --overwrite to replace the file."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------------
+
+
+class ResultStore:
+    """Result files under ``root``: paths, resume information and locked, atomic updates."""
+
+    def __init__(self, root: Path | str = "results") -> None:
+        self.root = Path(root)
+
+    def path(self, model_slug: str, dataset: str) -> Path:
+        return self.root / model_slug / f"{dataset}.json"
+
+    def run_file_path(self, model_slug: str, dataset: str, subset: str) -> Path:
+        return self.root / model_slug / "runs" / f"{dataset}__{subset}.trec"
+
+    def ensure_writable(self, model_slug: str | None = None) -> None:
+        """Create the results folder (and model folder) and prove a file can be written there.
+
+        Raises :class:`ResultsError` naming the path and what to do; call before any encoding.
+        """
+        folder = self.root / model_slug if model_slug else self.root
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".jinavdr-write-test-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ResultsError(
+                f"cannot write results to {folder} ({reason}). Choose a writable folder with "
+                "--results-dir, or fix the folder's permissions."
+            ) from None
+
+    def read(self, model_slug: str, dataset: str) -> ResultFile | None:
+        """The file for (slug, dataset), or None when there is none; corrupt files raise."""
+        path = self.path(model_slug, dataset)
+        if not path.exists():
+            return None
+        return read_result_file(path)
+
+    def finished_subsets(self, model_slug: str, dataset: str, manifest: Manifest) -> set[str]:
+        """Subsets already in the file; raises :class:`ResultsError` if its settings differ."""
+        existing = self.read(model_slug, dataset)
+        if existing is None:
+            return set()
+        check_compatible(existing, manifest, self.path(model_slug, dataset))
+        return set(existing.subsets)
+
+    def add_subset(
+        self,
+        *,
+        model: str,
+        model_slug: str,
+        dataset: str,
+        manifest: Manifest,
+        result: SubsetResult,
+        replace_incompatible: bool = False,
+    ) -> ResultFile:
+        """Merge one finished subset into its file under the lock, then write atomically.
+
+        The file is re-read under the lock, so subsets written meanwhile by another process are kept.
+        With ``replace_incompatible`` a corrupt file or one with other settings is moved aside to
+        ``<dataset>.json.<time>.bak`` and replaced; without it, that raises :class:`ResultsError`.
+        """
+        path = self.path(model_slug, dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(path):
+            remove_stale_temp_files(path)
+            current = self._read_for_update(path, manifest, replace_incompatible)
+            if current is None:
+                current = ResultFile(
+                    model=model,
+                    model_slug=model_slug,
+                    dataset=dataset,
+                    protocol=manifest.protocol,
+                    manifest=manifest,
+                )
+            subsets = dict(current.subsets)
+            subsets[result.subset] = result
+            updated = current.model_copy(update={"subsets": dict(sorted(subsets.items()))})
+            write_atomic(path, dump_result_file(updated))
+        return updated
+
+    def _read_for_update(self, path: Path, manifest: Manifest, replace: bool) -> ResultFile | None:
+        if not path.exists():
+            return None
+        try:
+            existing = read_result_file(path)
+            check_compatible(existing, manifest, path)
+            return existing
+        except ResultsError:
+            if not replace:
+                raise
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        os.replace(path, path.with_name(f"{path.name}.{stamp}.bak"))
+        return None
+
+
+def dump_result_file(result: ResultFile) -> str:
+    """The JSON text of a result file (stable key order, 2-space indent, trailing newline)."""
+    return result.model_dump_json(indent=2) + "\n"
