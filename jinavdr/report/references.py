@@ -30,8 +30,18 @@ __all__ = [
     "parse_reference_mappings",
 ]
 
-#: Where the repository keeps its copy of the paper's numbers.
-DEFAULT_REFERENCES_PATH = Path(__file__).resolve().parents[2] / "leaderboard" / "paper-scores.csv"
+
+
+def _default_references_path() -> Path:
+    """The paper's numbers: ``jinavdr/_leaderboard/`` in an installed wheel, else the checkout's
+    ``leaderboard/`` (the one copy in the repository; the wheel ships it as package data)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_leaderboard" / "paper-scores.csv"
+    return installed if installed.is_file() else package.parent / "leaderboard" / "paper-scores.csv"
+
+
+#: Where the paper's numbers are read from by default (see :func:`_default_references_path`).
+DEFAULT_REFERENCES_PATH = _default_references_path()
 #: The subset name under which the paper gives its own average of a multilingual dataset.
 AVERAGE_SUBSET = "average"
 #: Appended to a reference model's name wherever it is shown.
