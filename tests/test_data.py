@@ -23,6 +23,7 @@ from jinavdr.catalogue.loaders import (
     recorded_source,
 )
 from jinavdr.catalogue.tasks import TaskSpec, default_sample_dir, load_catalogue, task_from_folder
+from jinavdr import hub
 from jinavdr.errors import DataError
 
 datasets = pytest.importorskip("datasets")
@@ -360,20 +361,24 @@ def test_config_layout_and_query_language_filter(monkeypatch):
         "corpus": Dataset.from_dict(corpus_of({"10": PAGES["d1"], "11": PAGES["d2"]}), features=CORPUS_FEATURES),
         "qrels": Dataset.from_dict({"query-id": [1, 2, 3, 4], "corpus-id": [10, 10, 11, 11], "score": [1, 1, 1, 0]}),
     }
-    calls = []
+    calls, snapshots = [], []
 
     def fake_load(path, name=None, *, split, revision=None, **kwargs):
         calls.append((path, name, split, revision, kwargs))
         return parts[name]
 
+    def fake_snapshot(repo, repo_type, revision, patterns=None, ignore=()):
+        snapshots.append((repo, repo_type, revision, patterns))
+        return Path("/snapshot")
+
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setattr(hub, "snapshot", fake_snapshot)
     task = load_catalogue().get("vidore2-esg-reports")
     french = task.subset("fr").model_copy(update={"queries": 2, "pages": 2, "qrels": 2})
     subset = load_subset(task, french, strict=True)
-    assert calls == [
-        ("vidore/esg_reports_v2", part, "test", "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3", {})
-        for part in ("queries", "corpus", "qrels")
-    ]
+    rev = "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3"
+    assert snapshots == [("vidore/esg_reports_v2", "dataset", rev, None)] * 3  # whole repo: the card's configs
+    assert calls == [("/snapshot", part, "test", None, {}) for part in ("queries", "corpus", "qrels")]
     assert subset.queries.ids == ["1", "3"] and subset.qrels.relevance == {"1": {"10": 1}, "3": {"11": 1}}
     assert subset.revision == "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3" and subset.repo == "vidore/esg_reports_v2"
     with pytest.warns(DataWarning, match=r"expects 57 queries, loaded 2; 1538 pages, loaded 2; 222 qrels, loaded 2 \(from vidore/"):
@@ -386,14 +391,15 @@ def test_beir_layout_loads_parts_by_data_dir(monkeypatch, tmp_path):
         tmp_path, {"query-id": ["q"], "query": ["x"]}, corpus_of({"d": PAGES["d1"]}),
         {"query-id": ["q"], "corpus-id": ["d"], "score": [1]},
     )  # fmt: skip
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(tmp_path, snapshot / "jp", ignore=shutil.ignore_patterns("snapshot"))
     calls = []
 
-    def fake_load(path, *, data_dir, split, revision):
-        calls.append((path, data_dir, split, revision))
-        part = data_dir.rsplit("/", 1)[1]
-        return Dataset.from_parquet(str(tmp_path / part / PARQUET))
+    def fake_snapshot(repo, repo_type, revision, patterns=None, ignore=()):
+        calls.append((repo, repo_type, revision, patterns))
+        return snapshot
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setattr(hub, "snapshot", fake_snapshot)
     task = load_catalogue().get("airbnb-synthetic")
     with pytest.warns(DataWarning) as record:
         subset = load_subset(task, "ja")
@@ -402,7 +408,8 @@ def test_beir_layout_loads_parts_by_data_dir(monkeypatch, tmp_path):
         "airbnb-synthetic:jp: the task file expects 492 queries, loaded 1; 1000 pages, loaded 1; 492 qrels, "
         f"loaded 1 (from jinaai/airbnb-synthetic-retrieval_beir at revision {rev})"
     ]
-    assert calls == [("jinaai/airbnb-synthetic-retrieval_beir", f"jp/{p}", "test", rev) for p in ("queries", "corpus", "qrels")]
+    patterns = ["jp/queries/*", "jp/corpus/*", "jp/qrels/*"]
+    assert calls == [("jinaai/airbnb-synthetic-retrieval_beir", "dataset", rev, patterns)] * 3
     assert subset.revision == rev and subset.queries.ids == ["q"]
 
 
@@ -420,7 +427,7 @@ def test_offline_hub_says_what_failed_and_how_to_use_a_local_copy(monkeypatch):
         load_subset(task)
     msg = str(info.value)
     assert msg.startswith(
-        "cannot load the queries of nowhere:default of jinavdr-test/not-cached-anywhere_beir at revision "
+        "cannot load the files of nowhere:default of jinavdr-test/not-cached-anywhere_beir at revision "
         + "0" * 40
         + ": the Hugging Face Hub is unreachable or offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) "
         "and the Hugging Face cache has no copy ("
@@ -438,11 +445,11 @@ def _raise(exc: BaseException):
 def test_gated_repo_gives_the_hub_reason(monkeypatch):
     from huggingface_hub.errors import GatedRepoError
 
-    monkeypatch.setattr(datasets, "load_dataset", _raise(GatedRepoError("Access to dataset x is restricted.")))
+    monkeypatch.setattr(hub, "snapshot", _raise(GatedRepoError("Access to dataset x is restricted.")))
     with pytest.raises(DataError) as info:
         load_subset("tabfquad")
     assert str(info.value) == (
-        "cannot load the queries of tabfquad:default of jinaai/tabfquad_beir at revision "
+        "cannot load the files of tabfquad:default of jinaai/tabfquad_beir at revision "
         "42f9ba0b1f1dd0a6b82be6e9547367e2fb555e21: the dataset is gated on the Hugging Face Hub (Access to "
         "dataset x is restricted.). Request access at https://huggingface.co/datasets/jinaai/tabfquad_beir, "
         "then log in (`hf auth login` or HF_TOKEN)."
@@ -455,11 +462,11 @@ def test_missing_repo_or_revision_gives_the_hub_reason(monkeypatch, kind):
     import huggingface_hub.errors
 
     cls = getattr(huggingface_hub.errors, kind, None) or getattr(datasets.exceptions, kind)
-    monkeypatch.setattr(datasets, "load_dataset", _raise(cls("Dataset 'jinaai/x' doesn't exist on the Hub")))
+    monkeypatch.setattr(hub, "snapshot", _raise(cls("Dataset 'jinaai/x' doesn't exist on the Hub")))
     with pytest.raises(DataError) as info:
         load_subset("docvqa")
     assert str(info.value).startswith(
-        "cannot load the queries of docvqa:default of jinaai/docvqa_beir at revision "
+        "cannot load the files of docvqa:default of jinaai/docvqa_beir at revision "
         "d77d5d00a0047597a0ffc1ed25555078710e21b4: the Hugging Face Hub says: Dataset 'jinaai/x' doesn't "
         "exist on the Hub. Check the repo id and revision in the task file"
     )
@@ -469,7 +476,7 @@ def test_gated_message_from_datasets_is_recognised(monkeypatch):
     from datasets.exceptions import DatasetNotFoundError
 
     exc = DatasetNotFoundError("Dataset 'jinaai/x' is a gated dataset on the Hub. Visit the dataset page to ask for access.")
-    monkeypatch.setattr(datasets, "load_dataset", _raise(exc))
+    monkeypatch.setattr(hub, "snapshot", _raise(exc))
     with pytest.raises(DataError, match=r"the dataset is gated on the Hugging Face Hub \(Dataset 'jinaai/x' is a gated"):
         load_subset("docvqa")
 

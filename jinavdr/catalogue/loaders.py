@@ -183,8 +183,43 @@ def _load(call: Callable[[], datasets.Dataset], repo: str, revision: str | None,
         raise _hub_error(exc, repo, revision, what) from exc
 
 
+def hub_patterns(task: TaskSpec, subset: SubsetSpec) -> list[str] | None:
+    """The files of ``subset`` in its Hub repo (``allow_patterns``); None = the whole repo (ViDoRe's
+    configs are defined by the dataset card, so the card and every data file are needed)."""
+    if task.layout == "beir-configs":
+        return None
+    return [f"{subset.part_dir(part)}/*" for part in ("queries", "corpus", "qrels")]
+
+
+def subset_cached(task: TaskSpec, subset: SubsetSpec) -> bool:
+    """True when the Hugging Face cache holds ``subset``'s files at the pinned revision (no network)."""
+    from jinavdr import hub
+
+    if task.is_local or task.revision is None:
+        return task.is_local
+    root = hub.cached_snapshot(task.repo, "dataset", task.revision)
+    if root is None:
+        return False
+    if task.layout == "beir-configs":
+        return any(root.rglob("*.parquet"))
+    return all(any((root / subset.part_dir(part)).rglob("*.parquet")) for part in ("queries", "corpus", "qrels"))
+
+
+def _hub_root(repo: str, revision: str | None, patterns: tuple[str, ...] | None, what: str) -> Path:
+    from jinavdr import hub
+
+    return _load(lambda: hub.snapshot(repo, "dataset", revision, list(patterns) if patterns else None),
+                 repo, revision, what)
+
+
 def _load_part(task: TaskSpec, subset: SubsetSpec, part: str) -> datasets.Dataset:
-    """One part (``queries``, ``corpus`` or ``qrels``) of a subset, split ``test``."""
+    """One part (``queries``, ``corpus`` or ``qrels``) of a subset, split ``test``.
+
+    Hub tasks: the subset's files are downloaded at the pinned revision into the Hugging Face cache
+    (``huggingface_hub.snapshot_download``; offline, found there) and read from that folder. (Reading
+    with ``load_dataset(repo, data_dir=..., revision=...)`` instead cannot work offline: datasets looks
+    for its prepared copy under another config name and fails even when the files are cached.)
+    """
     import datasets
 
     what = f"the {part} of {task.name}:{subset.name}"
@@ -195,15 +230,19 @@ def _load_part(task: TaskSpec, subset: SubsetSpec, part: str) -> datasets.Datase
             lambda: datasets.load_dataset(str(root), data_files={_SPLIT: files}, split=_SPLIT),
             str(root), None, what,
         )  # fmt: skip
+    patterns = hub_patterns(task, subset)
+    root = _hub_root(task.repo, task.revision, tuple(patterns) if patterns else None,
+                     f"the files of {task.name}:{subset.name}")
     if task.layout == "beir-configs":
-        return _load(
-            lambda: datasets.load_dataset(task.repo, part, split=_SPLIT, revision=task.revision),
-            task.repo, task.revision, what,
-        )  # fmt: skip
+        return _load(lambda: datasets.load_dataset(str(root), part, split=_SPLIT), task.repo, task.revision, what)
+    folder = root / subset.part_dir(part)
+    files = sorted(str(f.relative_to(root)) for f in folder.rglob("*.parquet"))
+    if not files:
+        at = f" at revision {task.revision}" if task.revision else ""
+        raise DataError(f"cannot load {what}: {task.repo}{at} has no parquet files under "
+                        f"{subset.part_dir(part)}/ (check data_dir in the task file)")
     return _load(
-        lambda: datasets.load_dataset(
-            task.repo, data_dir=subset.part_dir(part), split=_SPLIT, revision=task.revision
-        ),
+        lambda: datasets.load_dataset(str(root), data_files={_SPLIT: files}, split=_SPLIT),
         task.repo, task.revision, what,
     )  # fmt: skip
 
@@ -493,7 +532,8 @@ def _resolved_commit(repo: str) -> str | None:
     try:
         from huggingface_hub import HfApi
 
-        return HfApi().dataset_info(repo, timeout=10).sha
+        # revision="main" explicitly: some Hub-compatible servers (olah) refuse the revision-less route
+        return HfApi().dataset_info(repo, revision="main", timeout=10).sha
     except Exception:  # noqa: BLE001 - no network, no access: the loader then says what failed
         return None
 
