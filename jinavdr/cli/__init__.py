@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Modules under jinavdr.cli that define ``register(app)``; a missing one is skipped.
-_COMMAND_MODULES = ("tasks", "models", "run", "results", "leaderboard", "compare", "shards")
+_COMMAND_MODULES = ("tasks", "models", "run", "prefetch", "results", "leaderboard", "compare", "shards")
 
 
 def _register_all() -> None:

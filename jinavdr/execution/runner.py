@@ -314,6 +314,9 @@ class Runner:
         todo, report.skipped = self.plan(units)
         self.events.planned(todo, report.skipped)
         if todo:
+            check = getattr(self.backend, "check_sources", None)
+            if check is not None:  # without the Hub: every missing item at once, before any loading
+                check(self.model.name, todo, self.options)
             adapter = self._load_model()
             if not self.options.overwrite:
                 self._check_files(todo, partial=False)
@@ -513,6 +516,30 @@ class DefaultBackend:
 
         adapter = load(self.spec, device=self.device, allow_unpinned=self.allow_unpinned)
         return adapter, complete_model_info(model_info_from_spec(self.spec), adapter)
+
+    def check_sources(self, model_name: str, todo: Sequence[WorkUnit], options: RunOptions) -> None:
+        """Fail at once, with one message, when the run needs Hub files that are not cached and the
+        Hub cannot be reached (one probe), instead of failing each subset after its retries."""
+        from jinavdr import hub
+        from jinavdr.catalogue.loaders import subset_cached
+        from jinavdr.execution.prefetch import model_item
+
+        needed = [] if options.protocol == "paper" else [
+            u.key for u in todo if not u.task.is_local and not subset_cached(u.task, u.subset_spec)]
+        model = model_item(self.spec)
+        if model is not None and not model.cached:
+            needed.append(model.label)
+        if not needed:
+            return
+        status = hub.probe()
+        if status.reachable:
+            return
+        datasets = ",".join(dict.fromkeys(u.dataset for u in todo))
+        options_text = "".join(f" -o {k}={v}" for k, v in (("model_id", self.spec.model_id),
+                                                            ("revision", self.spec.revision))
+                               if not self.spec.is_default and v is not None)
+        cmd = f"jinavdr prefetch --model {model_name}{options_text} --tasks {datasets}"
+        raise JinaVDRError(hub.offline_help(needed, cmd, status))
 
     def load_subset(self, unit: WorkUnit, options: RunOptions) -> Subset:
         from jinavdr.catalogue import loaders as data
