@@ -150,6 +150,10 @@ _MISSING_ERRORS = {
 def _hub_error(exc: BaseException, repo: str, revision: str | None, what: str) -> DataError:
     """A :class:`DataError` saying why ``what`` of ``repo`` could not be loaded and what to do."""
     names = {cls.__name__ for cls in type(exc).__mro__}
+    if "LocalEntryNotFoundError" in names and getattr(exc.__cause__, "response", None) is not None:
+        # snapshot_download wraps what the Hub answered (repo or revision not found, gated) into
+        # "not in the local cache": classify by the Hub's answer
+        return _hub_error(exc.__cause__, repo, revision, what)
     at = f" at revision {revision}" if revision else ""
     source = f"{what} of {repo}{at}"
     if "GatedRepoError" in names or "gated" in str(exc).lower():

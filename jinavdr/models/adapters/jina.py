@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -34,6 +35,28 @@ def _load_remote(encoder: HFEncoder, spec: ModelSpec) -> Any:
 
     model = load_pretrained(AutoModel.from_pretrained, spec, **encoder.model_kwargs(trust_remote_code=True))
     return encoder.finish_loading(model)
+
+
+def _pinned_folder(spec: ModelSpec) -> ModelSpec:
+    """jina-embeddings-v4's remote code fetches its LoRA adapters (``adapters/``) with
+    ``snapshot_download`` and no revision unless the model is a local folder. So the whole checkpoint is
+    taken at the pinned revision (the Hugging Face cache; offline, found there) and loaded from that
+    folder: adapters and weights come from the same commit, and offline runs need nothing else."""
+    from dataclasses import replace
+
+    from jinavdr import hub
+
+    if Path(spec.model_id).expanduser().exists():
+        return spec
+    try:
+        folder = hub.snapshot(spec.model_id, "model", spec.revision, ignore=hub.MODEL_IGNORE)
+    except Exception as exc:  # noqa: BLE001 - every Hub failure becomes one actionable message
+        raise JinaVDRError(
+            f"could not fetch {spec.model_id!r} at revision {spec.revision!r} for {spec.name!r}: "
+            f"{type(exc).__name__}: {exc}. Offline, prefetch it first: jinavdr prefetch --model {spec.name} "
+            f"-o model_id={spec.model_id} -o revision={spec.revision} --tasks <tasks>"
+        ) from exc
+    return replace(spec, model_id=str(folder))
 
 
 class JinaV4Encoder(HFEncoder):
@@ -63,7 +86,10 @@ class JinaV4Encoder(HFEncoder):
                 raise JinaVDRError(f"jina-v4 truncate_dim={truncate}: use one of {V4_MATRYOSHKA}")
         self.truncate_dim = None if truncate is None else int(truncate)
         self.similarity = "maxsim" if self.multi else "dot"
-        self.model = _load_remote(self, spec)
+        source = _pinned_folder(spec)
+        self.model = _load_remote(self, source)
+        if source is not spec:  # loaded from the cached snapshot folder, whose name is the commit
+            self.resolved["commit"] = Path(source.model_id).name
         config = self.model.config
         if self.multi:
             self.dim = int(getattr(config, "multi_vector_projector_dim", 128))
