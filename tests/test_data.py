@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from jinavdr import hub
 from jinavdr.catalogue.dataset import PageDecodeError
 from jinavdr.catalogue.loaders import (
     DataWarning,
@@ -23,7 +24,6 @@ from jinavdr.catalogue.loaders import (
     recorded_source,
 )
 from jinavdr.catalogue.tasks import TaskSpec, default_sample_dir, load_catalogue, task_from_folder
-from jinavdr import hub
 from jinavdr.errors import DataError
 
 datasets = pytest.importorskip("datasets")
