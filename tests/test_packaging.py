@@ -61,8 +61,8 @@ def test_every_extra_keeps_the_installed_torch(tmp_path: Path) -> None:
         installs = {i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"]
                     for i in report["install"]}
         assert "torch" not in installs, f"extra [{extra}] would install torch {installs['torch']} over {torch_pin}"
-        lines.append(f"[{extra}] torch unchanged ({torch_pin}); would install {len(installs)} package(s)"
-                     + (f", torchvision {installs['torchvision']}" if "torchvision" in installs else ""))
+        added = sorted(f"{n} {v}" for n, v in installs.items() if n != "jinavdr")
+        lines.append(f"[{extra}] torch unchanged ({torch_pin}); would add: {', '.join(added) or 'nothing'}")
     print("\n".join(lines))
 
 
@@ -126,24 +126,25 @@ def test_wheel_ships_task_files_sample_and_reference_scores(built: tuple[Path, P
     assert "License-Expression: Apache-2.0" in meta
 
 
-def _clean_venv(root: Path) -> Path:
-    """A new venv whose only extra path is this environment's site-packages (the dependencies, already
-    installed here: nothing is downloaded); jinavdr itself comes from the wheel alone."""
+def _install_in_clean_venv(root: Path, wheel: Path) -> Path:
+    """A new venv with only the wheel installed (pip sees nothing else there); then this environment's
+    site-packages is appended as a plain path for the dependencies (already installed here: nothing is
+    downloaded). A plain path's own .pth files are not run, so the checkout's editable install of
+    jinavdr stays invisible: jinavdr can only come from the wheel."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
     python = root / "bin" / "python"
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+                           "--no-index", str(wheel)], env=clean, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Successfully installed jinavdr" in proc.stdout, proc.stdout + proc.stderr
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+                             capture_output=True, text=True, check=True, env=clean).stdout.strip()
+    Path(purelib, "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     return python
 
 
 def test_wheel_installs_into_a_clean_venv_and_runs_the_demo(built: tuple[Path, Path, str], tmp_path: Path) -> None:
-    python = _clean_venv(tmp_path / "venv")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-         "--no-index", str(built[0])],
-        check=True, timeout=300,
-    )  # fmt: skip
+    python = _install_in_clean_venv(tmp_path / "venv", built[0])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", JINAVDR_CACHE=str(tmp_path / "cache"))
     work = tmp_path / "elsewhere"  # not the checkout: the sample, tasks and references must come from the wheel
@@ -155,8 +156,10 @@ def test_wheel_installs_into_a_clean_venv_and_runs_the_demo(built: tuple[Path, P
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 
-    where = subprocess.run([str(python), "-c", "import jinavdr; print(jinavdr.__file__)"], cwd=work, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    found = subprocess.run([str(python), "-c", "import jinavdr; print(jinavdr.__file__)"], cwd=work, env=env,
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    where = found.stdout.strip()
     assert where.startswith(str(tmp_path / "venv")), where
     assert jinavdr("--version").stdout.strip() == f"jinavdr {PYPROJECT['project']['version']}"
     run = jinavdr("run", "--model", "bm25", "--tasks", "sample")

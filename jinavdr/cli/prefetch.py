@@ -14,7 +14,8 @@ from jinavdr.cli._common import fail
 def prefetch_command(
     model: str | None = typer.Option(None, "--model", "-m", help="Model whose checkpoint to fetch "
                                       "(`jinavdr models`, st:<id>); leave out for datasets only."),
-    tasks: list[str] = typer.Option(..., "--tasks", "-t", help="Tasks, collections or NAME:LANG, as for run."),
+    tasks: list[str] = typer.Option([], "--tasks", "-t", help="Tasks, collections or NAME:LANG, as for run "
+                                    "(leave out for the checkpoint only)."),
     option: list[str] = typer.Option([], "--option", "-o", help="Model option key=value (model_id, "
                                      "revision, ...), as for run."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only report what is missing from the cache."),
@@ -36,7 +37,10 @@ def prefetch_command(
 
     console = Console(stderr=as_json)
     try:
-        selected = select([t for arg in tasks for t in arg.split(",") if t.strip()] or None)
+        names = [t for arg in tasks for t in arg.split(",") if t.strip()]
+        if not names and not model:
+            raise JinaVDRError("nothing to prefetch: give --model, --tasks or both")
+        selected = select(names) if names else []
         spec = registry.resolve(model, **registry.parse_options(option)) if model else None
         items = prefetch.plan(spec, selected)
         todo = prefetch.missing(items)

@@ -58,7 +58,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError
+from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError, install_hint
 
 ENTRY_POINT_GROUP = "jinavdr.models"
 PREFIXES = ("st:", "mteb:", "python:")
@@ -246,7 +246,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
         family="clip",
         model_id="jinaai/jina-clip-v2",
         revision="344d954da76eb8ad47a7aaff42d012e30c15b8fe",
-        extra="jina",
+        extra="clip",
         requires=("transformers", "einops", "timm"),
         options={"dtype": None, "truncate_dim": None, "query_task": None, "max_length": 512},
         trust_remote_code=True,
@@ -620,7 +620,7 @@ def _factory_spec(name: str, adapter: str, factory: str, family: str, model_id: 
 
 
 def install_command(extra: str) -> str:
-    return f'pip install "jinavdr[{extra}]"' if extra else "pip install jinavdr"
+    return install_hint(extra)
 
 
 def _missing_packages(spec: ModelSpec) -> list[str]:
