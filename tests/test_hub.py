@@ -309,3 +309,35 @@ def test_offline_run_without_cache_fails_at_once_with_one_message(hub, tmp_path)
     assert "1 item(s) are not in the Hugging Face cache and the Hub cannot be used: offline mode is on" in err
     assert "jinavdr prefetch --model bm25 --tasks hubtest" in err
     assert len(proc.stderr.strip().splitlines()) <= 12, proc.stderr
+
+
+def test_unreachable_hub_fails_every_subset_at_once(tmp_path):
+    """No Hub (a closed port) and nothing cached: one probe, then one short message naming all three
+    subsets with the prefetch command, before any model or subset is loaded."""
+    import time
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    for name in ("hub-a", "hub-b", "hub-c"):
+        (tasks / f"{name}.toml").write_text(
+            f'name = "{name}"\nrepo = "test/{name}"\nrevision = "{"2" * 40}"\n'
+            '[[subsets]]\nname = "default"\ndata_dir = "default"\n', encoding="utf-8")
+    env = dict(os.environ)
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE"):
+        env.pop(var, None)
+    closed = f"http://127.0.0.1:{hub_server.free_port()}"
+    env.update(HF_ENDPOINT=closed, HF_HOME=str(tmp_path / "hf"), JINAVDR_TASKS_PATH=str(tasks),
+               PYTHONPATH=str(REPO), COLUMNS="200")
+    start = time.monotonic()
+    proc = _jinavdr(["run", "--model", "bm25", "--tasks", "hub-a,hub-b,hub-c", "--results-dir", "res"],
+                    env, tmp_path)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert (f"error: 3 item(s) are not in the Hugging Face cache and the Hub cannot be used: {closed} is "
+            "unreachable") in err
+    assert "Missing: hub-a:default, hub-b:default, hub-c:default." in err
+    assert "jinavdr prefetch --model bm25 --tasks hub-a,hub-b,hub-c" in err
+    assert len(proc.stderr.strip().splitlines()) <= 6, proc.stderr
+    assert seconds < 120, seconds  # about 7 s of CPU here; before: ~23 s of retries per subset
+    assert not (tmp_path / "res").exists() or not any((tmp_path / "res").rglob("*.json"))
