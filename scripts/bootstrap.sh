@@ -11,6 +11,7 @@ VENV=${VENV:-.venv}
 EXTRAS=${JINAVDR_EXTRAS:-dev,text,cjk,vision,jina,mteb,plots}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "${TORCH:-torch==2.13.0}"
-TORCH_PIN="torch==$("$VENV/bin/python" -c "import torch; print(torch.__version__.split('+')[0])")"
+VERSION_OF_TORCH="from importlib.metadata import version; print(version('torch').split('+')[0])"
+"$VENV/bin/python" -c "$VERSION_OF_TORCH" >/dev/null 2>&1 || "$VENV/bin/python" -m pip install -q "${TORCH:-torch==2.13.0}"
+TORCH_PIN="torch==$("$VENV/bin/python" -c "$VERSION_OF_TORCH")"
 "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]" "$TORCH_PIN"

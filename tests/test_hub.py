@@ -286,7 +286,8 @@ def test_prefetch_then_offline_run(hub, tmp_path):
     assert f"missing  dataset test/sample_beir@{shas['beir_a'][:8]}" in dry.stdout
     assert f"missing  model test/fake-jina-v4@{shas['model'][:8]}" in dry.stdout
     fetched = _ok(_jinavdr(["prefetch", *model, "--tasks", "hubtest"], env, tmp_path))
-    assert "downloading 2 item(s)" in fetched and "[2/2] model test/fake-jina-v4" in fetched
+    assert "downloading 2 item(s), " in fetched and "[2/2] model test/fake-jina-v4" in fetched
+    assert "size unknown" not in fetched  # sizes come from the server's file listing
     assert "everything is cached" in _ok(_jinavdr(["prefetch", *model, "--tasks", "hubtest", "--dry-run"],
                                                   env, tmp_path))
     offline = _env(server, tmp_path / "hf", tasks, offline=True)

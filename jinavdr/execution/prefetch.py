@@ -103,18 +103,18 @@ def missing(items: Sequence[Item]) -> list[Item]:
 
 
 def estimate_sizes(items: Sequence[Item]) -> None:
-    """Fill ``size`` from the Hub's file listing (one call per item; left None if it cannot be had)."""
+    """Fill ``size`` from the Hub's file listing (one tree listing per item; None if it cannot be had)."""
     from huggingface_hub import HfApi
 
     api = HfApi()
     for item in items:
         try:
-            info = (api.dataset_info if item.kind == "dataset" else api.model_info)(
-                item.repo, revision=item.revision or "main", files_metadata=True, timeout=30)
+            files = api.list_repo_tree(item.repo, repo_type=item.kind, revision=item.revision or "main",
+                                       recursive=True)
+            sizes = [f.size for f in files if getattr(f, "size", None) is not None and _selected(f.path, item)]
         except Exception:  # noqa: BLE001 - the size is a courtesy; the download reports real errors
             continue
-        sizes = [s.size for s in info.siblings or [] if _selected(s.rfilename, item)]
-        item.size = sum(sizes) if sizes and all(isinstance(s, int) for s in sizes) else None
+        item.size = sum(sizes)
 
 
 def _selected(path: str, item: Item) -> bool:
