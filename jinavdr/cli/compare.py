@@ -36,7 +36,7 @@ def compare_command(
     results evaluated with different settings (protocol, dataset revision, ranking depth, model options
     such as max_pixels or vector type, dtype) unless --force; model id and revision may differ.
     """
-    from jinavdr.errors import JinaVDRError
+    from jinavdr.errors import JinaVDRError, cli_message
     from jinavdr.report.compare import compare, load_results
     from jinavdr.report.format import metric_label
     from jinavdr.report.render.gate import render_markdown, render_refusal
@@ -45,10 +45,10 @@ def compare_command(
         comparison = compare(
             load_results(baseline),
             load_results(candidate),
-            max_drop=max_drop,
+            max_drop_points=max_drop,
             alpha=alpha,
             per_dataset=per_dataset,
-            min_effect=min_effect,
+            min_effect_points=min_effect,
             exact=exact,
             tolerance=tolerance,
             require_complete=require_complete,
@@ -57,9 +57,10 @@ def compare_command(
             seed=seed,
         )
     except JinaVDRError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        message = cli_message(exc)
+        typer.echo(f"error: {message}", err=True)
         if report is not None:
-            _write_report(report, render_refusal(str(exc)))
+            _write_report(report, render_refusal(message))
         raise typer.Exit(exc.exit_code) from None
     markdown = render_markdown(comparison)
     if report is not None:
@@ -69,7 +70,7 @@ def compare_command(
         verdict = "PASS" if comparison.passed else "FAIL"
         typer.echo(
             f"{verdict}: mean {metric_label(comparison.main_metric)} over {len(comparison.datasets)} datasets "
-            f"{o.baseline * 100:.2f} -> {o.candidate * 100:.2f} ({o.delta:+.2f} points)"
+            f"{o.baseline * 100:.2f} -> {o.candidate * 100:.2f} ({o.delta_points:+.2f} points)"
         )
     else:
         typer.echo(markdown, nl=False)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from jinavdr.errors import ResultsError, UnknownNameError
 from jinavdr.evaluation.aggregate import mean_of
 from jinavdr.report.references import ReferenceModel, auto_reference
 from jinavdr.results.schema import MAIN_METRIC, ResultFile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Cell",
@@ -237,6 +240,25 @@ class Leaderboard:
     @property
     def measured(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if not c.is_reference)
+
+    def to_pandas(self, *, main_only: bool = False, catalogue: Any | None = None) -> pd.DataFrame:
+        """The tidy frame (:mod:`jinavdr.results.frame`) of every model shown, references included.
+
+        Measured models give every recorded metric (``main_only``: the leaderboard's metric only);
+        references give their published main-metric scores per subset, and a published dataset
+        score without per-language numbers as the row of subset ``average``.
+        """
+        from jinavdr.report.frames import leaderboard_frame
+
+        return leaderboard_frame(self, main_only=main_only, catalogue=catalogue)
+
+    def pivot(self, table: str = "dataset") -> pd.DataFrame:
+        """A table of the leaderboard as a pandas pivot: rows x model labels, scores as fractions
+        (NaN: missing). ``table``: ``dataset``, ``language``, ``domain``, ``format`` or
+        ``dataset_language``. Partial cells (some subsets missing) are NaN, as they count nowhere."""
+        from jinavdr.report.frames import leaderboard_pivot
+
+        return leaderboard_pivot(self, table)
 
 
 def display_value(value: float) -> Decimal:

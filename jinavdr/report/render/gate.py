@@ -34,12 +34,12 @@ def _summary(c: Comparison) -> list[str]:
     lines = [MARKER, f"### {'✅' if c.passed else '❌'} Model quality ({metric}): {title}", ""]
     lines.append(
         f"Mean {metric} over **{len(c.datasets)}** common datasets: **{_pts(o.baseline)} → "
-        f"{_pts(o.candidate)} ({_delta(o.delta)} points)**, {p_phrase(o.p_value)}."
+        f"{_pts(o.candidate)} ({_delta(o.delta_points)} points)**, {p_phrase(o.p_value)}."
     )
-    rules = [f"tolerance {opts.max_drop:g} points on the mean" + (" and per dataset" if opts.per_dataset else "")]
+    rules = [f"tolerance {opts.max_drop_points:g} points on the mean" + (" and per dataset" if opts.per_dataset else "")]
     rules.append(f"significance alpha {opts.alpha:g} (Holm across datasets)")
-    if opts.min_effect:
-        rules.append(f"significant drops under {opts.min_effect:g} points ignored")
+    if opts.min_effect_points:
+        rules.append(f"significant drops under {opts.min_effect_points:g} points ignored")
     if opts.exact:
         rules.append(f"exact mode: any change beyond {opts.tolerance:g} fails")
     if opts.require_complete:
@@ -60,12 +60,12 @@ def _dataset_table(c: Comparison) -> list[str]:
         v = ds.verdict
         lines.append(
             f"| {ds.dataset} | {len(ds.subsets)} | {v.n_tested_queries} | {_pts(v.baseline)} | "
-            f"{_pts(v.candidate)} | {_delta(v.delta)} | {_p(v.p_adjusted)} | {_verdict_cell(v)} |"
+            f"{_pts(v.candidate)} | {_delta(v.delta_points)} | {_p(v.p_adjusted)} | {_verdict_cell(v)} |"
         )
     o = c.overall
     lines.append(
         f"| **mean** | {sum(len(d.subsets) for d in c.datasets)} | {o.n_tested_queries} | **{_pts(o.baseline)}** | "
-        f"**{_pts(o.candidate)}** | **{_delta(o.delta)}** | {_p(o.p_value)} | {_verdict_cell(o)} |"
+        f"**{_pts(o.candidate)}** | **{_delta(o.delta_points)}** | {_p(o.p_value)} | {_verdict_cell(o)} |"
     )
     return lines
 
@@ -75,7 +75,7 @@ def _subset_row(s: SubsetComparison) -> str:
     queries = str(nb) if nb == nc else f"{nb} / {nc}"
     return (
         f"| {s.dataset} | {s.subset} | {queries} | {_pts(s.baseline)} | {_pts(s.candidate)} | "
-        f"{_delta(s.delta)} | {_p(s.p_value)} |"
+        f"{_delta(s.delta_points)} | {_p(s.p_value)} |"
     )
 
 
