@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jinavdr.errors import ArgumentError, JinaVDRError
 from jinavdr.execution import distributed
+from jinavdr.execution.progress import TqdmEvents, wants_progress
 from jinavdr.execution.runner import (
     DefaultBackend,
     Events,
@@ -44,7 +45,6 @@ from jinavdr.execution.runner import (
     WorkUnit,
     model_info_from_spec,
 )
-from jinavdr.execution.progress import TqdmEvents, wants_progress
 from jinavdr.execution.shards import select_shard
 from jinavdr.results.manifest import Environment
 from jinavdr.results.schema import ResultFile

@@ -143,6 +143,7 @@ class Column:
     model_id: str = ""
     revision: str | None = None
     settings: str = ""  # compact sorted JSON of the manifest settings
+    dtype: str | None = None  # the manifest's dtype (None: the adapter's default)
     source: str = ""  # "jinavdr" / "mteb" for measured models, the paper tables for references
     n_files: int = 0
     #: (dataset, subset) -> main-metric score.
@@ -240,6 +241,19 @@ class Leaderboard:
     @property
     def measured(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if not c.is_reference)
+
+    def mean_over(self, column: int, datasets: Sequence[str]) -> float | None:
+        """The unweighted mean of a column's dataset scores over ``datasets`` (names of this
+        leaderboard), or None unless the column covers every one of them."""
+        by_name = {d.name: d for d in self.datasets}
+        cells = [_dataset_cell(self.columns[column], by_name[name]) for name in datasets]
+        if not cells or not all(c.complete for c in cells):
+            return None
+        return _mean_cell({n: c.value for n, c in zip(datasets, cells, strict=True)}, datasets).value
+
+    def covered(self, column: int) -> tuple[str, ...]:
+        """The datasets a column covers (every expected subset present), in collection order."""
+        return tuple(d.name for d in self.datasets if _dataset_cell(self.columns[column], d).complete)
 
     def to_pandas(self, *, main_only: bool = False, catalogue: Any | None = None) -> pd.DataFrame:
         """The tidy frame (:mod:`jinavdr.results.frame`) of every model shown, references included.
@@ -486,6 +500,7 @@ def _measured_columns(
                 model_id=manifest.model_id,
                 revision=manifest.model_revision,
                 settings=_compact_json(manifest.settings),
+                dtype=manifest.dtype,
                 source=getattr(manifest, "source", "jinavdr"),
                 n_files=len(builder.files),
                 scores=MappingProxyType(dict(sorted(builder.scores.items()))),
