@@ -101,8 +101,12 @@ def _chunks(n: int, size: int = MAX_MODELS_PER_TABLE) -> list[range]:
     if n <= size:
         return [range(n)]
     parts = -(-n // size)
-    bounds = [round(i * n / parts) for i in range(parts + 1)]
-    return [range(bounds[i], bounds[i + 1]) for i in range(parts)]
+    out, start = [], 0
+    for i in range(parts):
+        stop = start + n // parts + (1 if i < n % parts else 0)
+        out.append(range(start, stop))
+        start = stop
+    return out
 
 
 def _score_tables(
