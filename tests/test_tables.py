@@ -240,3 +240,60 @@ def test_frame_round_trips_through_csv(fixture_board):
     assert len(back) == len(frame)
     merged = frame.merge(back, on=["model", "dataset", "subset", "metric"], suffixes=("", "_csv"))
     assert len(merged) == len(frame) and (merged["value"] == merged["value_csv"]).all()  # exact floats
+
+
+# --------------------------------------------------------------------------------------------------
+# Model cards: the Hub's model-index, validated with huggingface_hub
+# --------------------------------------------------------------------------------------------------
+
+
+def test_export_model_index_reads_back_with_huggingface_hub(tmp_path):
+    from huggingface_hub import ModelCard, metadata_eval_result
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+    from typer.testing import CliRunner
+
+    from jinavdr.cli import app
+
+    res = CliRunner().invoke(app, ["export", str(BASELINE / "minilm"), "--out", str(tmp_path), "--format",
+                                   "model-index", "--metric", "ndcg_at_5", "--metric", "recall_at_5"])
+    assert res.exit_code == 0, res.output
+    card = ModelCard.load(tmp_path / "minilm" / "README.md")
+    name, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    assert name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert len(results) == 10 * 2  # 10 subsets x 2 metrics
+    assert card.data.eval_results is not None and len(card.data.eval_results) == 20
+    stored = read_result_file(BASELINE / "minilm" / "shop-catalogues.json").subsets["jp"].metrics
+    jp = {r.metric_type: r for r in results if r.dataset_config == "jp"}
+    assert jp["ndcg_at_5"].metric_value == round(stored["ndcg_at_5"] * 100, 2)
+    assert jp["recall_at_5"].metric_value == round(stored["recall_at_5"] * 100, 2)
+    r = jp["ndcg_at_5"]
+    assert (r.task_type, r.dataset_type, r.dataset_name, r.dataset_split) == (
+        "visual-document-retrieval", "jinavdr-sample/shop-catalogues", "shop-catalogues (ja)", "test")
+    assert r.dataset_revision.startswith("sha256:") and r.metric_name == "nDCG@5 (×100)" and r.verified is False
+    # huggingface_hub's own single-result helper builds the same entry
+    expected = metadata_eval_result(
+        model_pretty_name=name, task_pretty_name="Visual document retrieval", task_id="visual-document-retrieval",
+        metrics_pretty_name="nDCG@5 (×100)", metrics_id="ndcg_at_5", metrics_value=r.metric_value,
+        dataset_pretty_name="shop-catalogues (ja)", dataset_id="jinavdr-sample/shop-catalogues",
+        dataset_config="jp", dataset_split="test", dataset_revision=r.dataset_revision,
+    )
+    _, [same] = model_index_to_eval_results(expected["model-index"])
+    assert same == r
+    assert "| shop-catalogues (ja) | jp " in card.text
+
+
+def test_export_model_index_refuses_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from jinavdr.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["export", str(BASELINE), "--out", str(tmp_path), "--format", "model-index",
+                              "--model-name", "x"])
+    assert res.exit_code == 2 and "--model-name names one model, but the results hold 2: bm25, minilm" in res.output
+    res = runner.invoke(app, ["export", str(BASELINE / "bm25"), "--out", str(tmp_path), "--format", "model-index",
+                              "--metric", "ndcg_at_7"])
+    assert res.exit_code == 2 and "has no 'ndcg_at_7' metric to export" in res.output
+    res = runner.invoke(app, ["export", str(BASELINE / "bm25"), "--out", str(tmp_path), "--format", "yaml"])
+    assert res.exit_code == 2 and "unknown export format 'yaml'" in res.output
+    assert not any(tmp_path.iterdir())  # nothing half-written
