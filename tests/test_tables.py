@@ -104,6 +104,19 @@ def test_run_report_to_pandas(tmp_path):
     assert frame["value"].mean() == pytest.approx(mean)  # the run's mean is a fraction too
 
 
+def test_run_draws_progress_when_asked(tmp_path, capsys):
+    from jinavdr.execution.progress import wants_progress
+    from tests.run_fakes import SEARCHER, make_dataset
+
+    data = make_dataset(tmp_path / "data", "multi", ["en", "fr"], seed=1)
+    jv.run(SEARCHER, [str(data)], results_dir=tmp_path / "r", device="cpu", progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "subset" in err  # tqdm's bar over the two subsets
+    jv.run(SEARCHER, [str(data)], results_dir=tmp_path / "s", device="cpu", progress=False)
+    assert "2/2" not in capsys.readouterr().err
+    assert wants_progress(None) is False  # pytest's stderr is no terminal and no notebook runs here
+
+
 def test_leaderboard_frame_and_pivot(fixture_board):
     frame = fixture_board.to_pandas()
     assert tuple(frame.columns) == FRAME_COLUMNS
@@ -297,3 +310,14 @@ def test_export_model_index_refuses_bad_input(tmp_path):
     res = runner.invoke(app, ["export", str(BASELINE / "bm25"), "--out", str(tmp_path), "--format", "yaml"])
     assert res.exit_code == 2 and "unknown export format 'yaml'" in res.output
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_summary_never_puts_a_partial_mean_in_the_full_benchmark_column(jinavdr_board):
+    from jinavdr.report.render import render
+
+    text = render(jinavdr_board, "md")
+    rows = {r[1]: r for r in ([c.strip() for c in line.strip().strip("|").split(" | ")]
+                              for line in text.split("## Per dataset")[0].splitlines() if line.startswith("|"))}
+    assert rows["Model"][3:6] == ["nDCG@5 on all 43 datasets", "95% CI", "nDCG@5 on own datasets"]
+    assert rows["jina-v4"][3:7] == ["—", "—", "85.42 (75.00–93.75)", "3/43"]
+    assert rows["jina-embeddings-v4 (multi-vector) [paper]"][3:7] == ["80.55", "—", "80.55", "43/43"]

@@ -153,7 +153,12 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
     total = len(board.datasets)
     common = len(board.common)
     own_column = any(not r.ranked_on_common for r in board.summary) or (0 < common < total)
-    score_header = f"{metric} (×100)" if common in (0, total) else f"{metric} on {common} common datasets"
+    if common == total:
+        score_header = f"{metric} (×100)"
+    elif common:
+        score_header = f"{metric} on {common} common datasets"
+    else:  # nothing ranked: the column holds only means over every dataset
+        score_header = f"{metric} on all {total} datasets"
     headers = ["Rank", "Model", "Vectors", score_header, f"{board.options.confidence:.0%} CI"]
     if own_column:
         headers.append(f"{metric} on own datasets")
@@ -176,13 +181,16 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
         marks.update(flags)
         rank = "ref" if col.is_reference else (str(row.rank) if row.rank is not None else MISSING)
         ci = MISSING if row.ci is None else f"{fmt_score(row.ci[0])}–{fmt_score(row.ci[1])}"
-        if own_column and not row.ranked_on_common:  # not on the common datasets: its own mean only
-            score = Text(MISSING)
+        same_basis = row.ranked_on_common or (common == 0 and row.covered == row.total)
+        if own_column and not same_basis:  # a mean over other datasets never shares the column
+            score, own = Text(MISSING), fmt_score(row.own.value)
+            if row.ci is not None:  # the interval belongs to the mean it was computed for
+                own, ci = f"{own} ({ci})", MISSING
         else:
-            score = Text(fmt_score(row.score.value), bold=row.score.best)
+            score, own = Text(fmt_score(row.score.value), bold=row.score.best), fmt_score(row.own.value)
         cells = [Text(rank), Text(col.label), Text(VECTOR_NAMES.get(col.vector, col.vector)), score, Text(ci)]
         if own_column:
-            cells.append(Text(fmt_score(row.own.value)))
+            cells.append(Text(own))
         cells += [Text(f"{row.covered}/{row.total}"), Text(" ".join(flags))]
         rows.append(tuple(cells))
     need = max(1, math.ceil(board.options.min_coverage * total))
@@ -195,7 +203,7 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
     if UNRANKED in marks:
         legend.append(
             f"{UNRANKED} unranked: covers fewer than {need} of {total} datasets "
-            f"(--min-coverage {board.options.min_coverage:g}); its score is the mean over its own datasets."
+            f"(--min-coverage {board.options.min_coverage:g}); its mean (and CI) over its own datasets is in the own-datasets column."
         )
     if TIE in marks:
         legend.append(
