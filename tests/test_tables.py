@@ -317,7 +317,8 @@ def test_summary_never_puts_a_partial_mean_in_the_full_benchmark_column(jinavdr_
 
     text = render(jinavdr_board, "md")
     rows = {r[1]: r for r in ([c.strip() for c in line.strip().strip("|").split(" | ")]
-                              for line in text.split("## Per dataset")[0].splitlines() if line.startswith("|"))}
+                              for line in text.split("## Per dataset")[0].splitlines()
+                              if line.startswith("|") and " | " in line)}
     assert rows["Model"][3:6] == ["nDCG@5 on all 43 datasets", "95% CI", "nDCG@5 on own datasets"]
     assert rows["jina-v4"][3:7] == ["—", "—", "85.42 (75.00–93.75)", "3/43"]
     assert rows["jina-embeddings-v4 (multi-vector) [paper]"][3:7] == ["80.55", "—", "80.55", "43/43"]
