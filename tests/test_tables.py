@@ -322,3 +322,16 @@ def test_summary_never_puts_a_partial_mean_in_the_full_benchmark_column(jinavdr_
     assert rows["Model"][3:6] == ["nDCG@5 on all 43 datasets", "95% CI", "nDCG@5 on own datasets"]
     assert rows["jina-v4"][3:7] == ["—", "—", "85.42 (75.00–93.75)", "3/43"]
     assert rows["jina-embeddings-v4 (multi-vector) [paper]"][3:7] == ["80.55", "—", "80.55", "43/43"]
+
+
+def test_pinned_revision_is_linked_to_the_hub():
+    from jinavdr.report.render.document import _hub_link
+    from jinavdr.report.render.html import _body
+    from jinavdr.report.render.markdown import _cell
+
+    rev = "4a58ca57710c49f51896e4bc820e202fbf64904b"
+    link = _hub_link("jinaai/jina-embeddings-v4", rev)
+    assert _cell(link) == f"[4a58ca57](https://huggingface.co/jinaai/jina-embeddings-v4/tree/{rev})"
+    assert _body(link) == f'<a href="https://huggingface.co/jinaai/jina-embeddings-v4/tree/{rev}">4a58ca57</a>'
+    assert _cell(_hub_link("/models/local-ckpt", rev)) == "4a58ca57"  # a local path: no link
+    assert _cell(_hub_link("org/model", None)) == "— (unpinned)"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jinavdr.models.facts import facts_for
-from jinavdr.report.format import metric_label
+from jinavdr.report.format import metric_label, points
 from jinavdr.report.frames import language_label
 from jinavdr.report.leaderboard import Cell, Column, Leaderboard, Row, display_value
 
@@ -74,7 +74,7 @@ class Document:
 
 
 def fmt_score(value: float | None) -> str:
-    return MISSING if value is None else f"{value * 100:.2f}"
+    return MISSING if value is None else points(value)
 
 
 def _cell_text(cell: Cell) -> Text:
