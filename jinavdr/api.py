@@ -204,7 +204,8 @@ def run(
         from jinavdr.models.registry import default_device
 
         device = default_device()
-    bar = TqdmEvents() if events is None and wants_progress(progress) else None
+    # one bar per job: under torchrun only rank 0 draws it
+    bar = TqdmEvents() if events is None and wants_progress(progress) and distributed.is_main_process() else None
     try:
         if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
             report = distributed.run_units(spec, units, store, options, device=device,
@@ -407,14 +408,6 @@ def leaderboard(
     """
     from jinavdr.report.leaderboard import LeaderboardOptions, leaderboard_from_paths
 
-    for name, value, low, high in (("min_coverage", min_coverage, 0.0, 1.0), ("alpha", alpha, 0.0, 1.0)):
-        inside = low <= value <= high if name == "min_coverage" else low < value < high
-        if not inside:
-            raise ArgumentError(name, f"must lie in {'[' if name == 'min_coverage' else '('}{low:g}, {high:g}"
-                                f"{']' if name == 'min_coverage' else ')'}, got {value}")
-    for name, count in (("n_resamples", n_resamples), ("n_bootstrap", n_bootstrap)):
-        if count < 1:
-            raise ArgumentError(name, f"must be at least 1, got {count}")
     options = LeaderboardOptions(min_coverage=min_coverage, alpha=alpha, n_resamples=n_resamples,
                                  n_bootstrap=n_bootstrap, seed=seed)
     items = [paths] if isinstance(paths, str | Path) else list(paths)

@@ -335,3 +335,14 @@ def test_pinned_revision_is_linked_to_the_hub():
     assert _body(link) == f'<a href="https://huggingface.co/jinaai/jina-embeddings-v4/tree/{rev}">4a58ca57</a>'
     assert _cell(_hub_link("/models/local-ckpt", rev)) == "4a58ca57"  # a local path: no link
     assert _cell(_hub_link("org/model", None)) == "— (unpinned)"
+
+
+def test_leaderboard_cli_names_flags_for_bad_options():
+    from typer.testing import CliRunner
+
+    from jinavdr.cli import app
+
+    res = CliRunner().invoke(app, ["leaderboard", str(BASELINE), "--min-coverage", "2"])
+    assert res.exit_code == 2 and "--min-coverage must lie in [0, 1], got 2.0" in res.output
+    res = CliRunner().invoke(app, ["leaderboard", str(BASELINE), "--n-bootstrap", "0"])
+    assert res.exit_code == 2 and "--n-bootstrap must be at least 1, got 0" in res.output

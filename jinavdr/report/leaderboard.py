@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jinavdr.errors import ResultsError, UnknownNameError
+from jinavdr.errors import ArgumentError, ResultsError, UnknownNameError
 from jinavdr.evaluation.aggregate import mean_of
 from jinavdr.report.references import ReferenceModel, auto_reference
 from jinavdr.results.schema import MAIN_METRIC, ResultFile
@@ -115,11 +115,12 @@ class LeaderboardOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_coverage <= 1.0:
-            raise ValueError(f"min_coverage must lie in [0, 1], got {self.min_coverage}")
+            raise ArgumentError("min_coverage", f"must lie in [0, 1], got {self.min_coverage}")
         if not 0.0 < self.alpha < 1.0:
-            raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha}")
-        if self.n_resamples < 1 or self.n_bootstrap < 1:
-            raise ValueError("n_resamples and n_bootstrap must be at least 1")
+            raise ArgumentError("alpha", f"must lie strictly between 0 and 1, got {self.alpha}")
+        for name in ("n_resamples", "n_bootstrap"):
+            if getattr(self, name) < 1:
+                raise ArgumentError(name, f"must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
