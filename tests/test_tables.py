@@ -346,3 +346,18 @@ def test_leaderboard_cli_names_flags_for_bad_options():
     assert res.exit_code == 2 and "--min-coverage must lie in [0, 1], got 2.0" in res.output
     res = CliRunner().invoke(app, ["leaderboard", str(BASELINE), "--n-bootstrap", "0"])
     assert res.exit_code == 2 and "--n-bootstrap must be at least 1, got 0" in res.output
+
+
+def test_language_heatmap_colours_only_means_over_the_same_datasets(jinavdr_board, fixture_board):
+    from jinavdr.report.charts import heatmap_cells
+
+    models, languages, cells = heatmap_cells(jinavdr_board)
+    assert "ja" in languages and "jp" not in languages
+    row = dict(zip(languages, cells[models.index("jina-v4")], strict=True))
+    # jina-v4 has 1 of the 4 multilingual datasets with English: a count, not a mean next to full means
+    assert row["en"] == "1/4" and row["de"] is None
+    paper = dict(zip(languages, cells[models.index("jina-embeddings-v4 (multi-vector) [paper]")], strict=True))
+    assert all(isinstance(v, float) for v in paper.values())
+    models, languages, cells = heatmap_cells(fixture_board)  # one multilingual dataset: 1/1 is complete
+    assert languages == ["de", "en", "ja"]
+    assert cells[models.index("jina-v4")] == [None, pytest.approx(100.0), None]

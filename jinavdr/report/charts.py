@@ -23,7 +23,16 @@ from jinavdr.report.format import metric_label
 from jinavdr.report.frames import language_label
 from jinavdr.report.leaderboard import Leaderboard
 
-__all__ = ["Bar", "Panel", "chart_paths", "language_heatmap", "means_chart", "means_panels", "write_charts"]
+__all__ = [
+    "Bar",
+    "Panel",
+    "chart_paths",
+    "heatmap_cells",
+    "language_heatmap",
+    "means_chart",
+    "means_panels",
+    "write_charts",
+]
 
 _DPI = 100
 _STYLE = {
@@ -185,48 +194,65 @@ def means_chart(board: Leaderboard, path: str | Path) -> Path | None:
     return path
 
 
+def heatmap_cells(board: Leaderboard) -> tuple[list[str], list[str], list[list[str | float | None]]]:
+    """(model labels, language labels, cells) of the language heatmap.
+
+    A cell is the mean (x100) when the model has every multilingual dataset with that language, so
+    every number in a column is a mean over the same datasets; otherwise the text ``n/N`` (only n of
+    the N datasets: no mean is drawn), or None when the model has none. Models without any cell are
+    left out.
+    """
+    rows = board.language_means
+    models: list[str] = []
+    cells: list[list[str | float | None]] = []
+    for i, col in enumerate(board.columns):
+        line: list[str | float | None] = []
+        for row in rows:
+            cell = row.cells[i]
+            if cell.value is None:
+                line.append(None)
+            elif cell.complete:
+                line.append(cell.value * 100)
+            else:
+                line.append(f"{cell.n}/{cell.expected}")
+        if any(c is not None for c in line):
+            models.append(col.label)
+            cells.append(line)
+    return models, [language_label(r.label) for r in rows], cells
+
+
 def language_heatmap(board: Leaderboard, path: str | Path) -> Path | None:
     """Models x languages heatmap of the per-language means (x100); None without multilingual data.
 
-    A mean over only some of the datasets that have the language is marked ``*``.
+    Only complete means are coloured (:func:`heatmap_cells`); a model with some of a language's
+    datasets shows ``n/N`` on grey.
     """
-    rows = board.language_means
-    if not rows:
+    models, languages, cells = heatmap_cells(board)
+    if not models:
         return None
     matplotlib, Figure, Canvas = _matplotlib()
     import numpy as np
 
     path = Path(path)
-    # models with no multilingual score at all are left out
-    keep = [i for i in range(len(board.columns)) if any(row.cells[i].value is not None for row in rows)]
-    if not keep:
-        return None
-    columns = [board.columns[i].label for i in keep]
-    data = np.full((len(columns), len(rows)), np.nan)
-    complete = np.zeros((len(columns), len(rows)), dtype=bool)
-    for j, row in enumerate(rows):
-        for k, i in enumerate(keep):
-            cell = row.cells[i]
-            if cell.value is not None:
-                data[k, j] = cell.value * 100
-                complete[k, j] = cell.complete
+    data = np.array([[c if isinstance(c, float) else np.nan for c in line] for line in cells], dtype=float)
     with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(max(5.0, 1.5 + 0.55 * len(rows)) + 2.5, 1.4 + 0.45 * len(columns)))
+        fig = Figure(figsize=(max(5.0, 1.5 + 0.55 * len(languages)) + 2.5, 1.4 + 0.45 * len(models)))
         ax = fig.add_subplot()
         cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
         image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=0, vmax=100, aspect="auto")
-        for i in range(len(columns)):
-            for j in range(len(rows)):
-                if not np.isnan(data[i, j]):
-                    colour = "white" if data[i, j] < 60 else "black"
-                    mark = "" if complete[i, j] else "*"
-                    ax.text(
-                        j, i, f"{data[i, j]:.1f}{mark}", ha="center", va="center", fontsize=7, color=colour
-                    )
-        ax.set_xticks(range(len(rows)), [language_label(r.label) for r in rows])
-        ax.set_yticks(range(len(columns)), columns)
-        note = "; * = mean over only some of them" if not complete[~np.isnan(data)].all() else ""
-        ax.set_xlabel(f"language (mean over the multilingual datasets that have it{note})")
+        partial = False
+        for i, line in enumerate(cells):
+            for j, cell in enumerate(line):
+                if isinstance(cell, float):
+                    colour = "white" if cell < 60 else "black"
+                    ax.text(j, i, f"{cell:.1f}", ha="center", va="center", fontsize=7, color=colour)
+                elif isinstance(cell, str):
+                    partial = True
+                    ax.text(j, i, cell, ha="center", va="center", fontsize=7, color="#555555")
+        ax.set_xticks(range(len(languages)), languages)
+        ax.set_yticks(range(len(models)), models)
+        note = "; n/N = only n of the N datasets, no mean drawn" if partial else ""
+        ax.set_xlabel(f"language (mean over all multilingual datasets that have it{note})")
         ax.set_title(f"{metric_label(board.options.metric)} ×100 per language")
         fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
         fig.tight_layout()
