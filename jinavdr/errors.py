@@ -60,13 +60,14 @@ class ArgumentError(JinaVDRError, ValueError):
     CLI prints instead; ``problem`` is the rest of the sentence and names no flag.
     """
 
-    def __init__(self, argument: str, problem: str, *, flag: str | None = None) -> None:
+    def __init__(self, argument: str, problem: str, *, flag: str | None = None, cli: str | None = None) -> None:
         self.argument, self.problem = argument, problem
         self.flag = flag or "--" + argument.replace("_", "-")
+        self._cli = cli  # a whole sentence for the command line, where "<flag> <problem>" reads badly
         super().__init__(f"{argument} {problem}")
 
     def cli_message(self) -> str:
-        return f"{self.flag} {self.problem}"
+        return self._cli or f"{self.flag} {self.problem}"
 
 
 def cli_message(exc: BaseException) -> str:

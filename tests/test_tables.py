@@ -361,3 +361,16 @@ def test_language_heatmap_colours_only_means_over_the_same_datasets(jinavdr_boar
     models, languages, cells = heatmap_cells(fixture_board)  # one multilingual dataset: 1/1 is complete
     assert languages == ["de", "en", "ja"]
     assert cells[models.index("jina-v4")] == [None, pytest.approx(100.0), None]
+
+
+def test_reference_mapping_without_references_names_the_argument_or_the_flag():
+    from typer.testing import CliRunner
+
+    from jinavdr.cli import app
+
+    with pytest.raises(ArgumentError, match=r"^references need the published numbers: leave with_references on\.$"):
+        jv.leaderboard(FIXTURES, with_references=False, references={"bm25": "bm25+ocr"})
+    res = CliRunner().invoke(app, ["leaderboard", str(FIXTURES), "--no-with-references", "--reference",
+                                   "bm25=bm25+ocr"])
+    assert res.exit_code == 2
+    assert "--reference needs the published numbers: drop --no-with-references." in res.output

@@ -561,7 +561,7 @@ def _map_references(
     unknown = sorted(set(explicit) - used)
     if unknown:
         valid = {k for c in columns for k in (c.label, c.slug, c.model)}
-        raise UnknownNameError("measured model", unknown[0], valid, hint="(left side of --reference)")
+        raise UnknownNameError("measured model", unknown[0], valid, hint="(the measured side of a reference mapping)")
     return out
 
 
@@ -985,7 +985,10 @@ def leaderboard_from_paths(
     references = load_references(references_path, rename=catalogue_namer(cat)) if with_references else None
     mapping = parse_reference_mappings(reference_pairs, references or {}) if reference_pairs else {}
     if mapping and references is None:
-        raise ResultsError("--reference needs the published numbers: drop --no-with-references.")
+        raise ArgumentError(
+            "references", "need the published numbers: leave with_references on.",
+            cli="--reference needs the published numbers: drop --no-with-references.",
+        )
     return build_leaderboard(
         results,
         datasets,
