@@ -983,12 +983,12 @@ def leaderboard_from_paths(
     if with_references is None:
         with_references = collection == "jinavdr" or bool(reference_pairs)
     references = load_references(references_path, rename=catalogue_namer(cat)) if with_references else None
-    mapping = parse_reference_mappings(reference_pairs, references or {}) if reference_pairs else {}
-    if mapping and references is None:
+    if reference_pairs and references is None:  # checked first: without them every name is "unknown"
         raise ArgumentError(
             "references", "need the published numbers: leave with_references on.",
             cli="--reference needs the published numbers: drop --no-with-references.",
         )
+    mapping = parse_reference_mappings(reference_pairs, references or {}) if reference_pairs else {}
     return build_leaderboard(
         results,
         datasets,
