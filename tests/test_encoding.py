@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from jinavdr.catalogue.dataset import Corpus, PageDecodeError, Queries
-from jinavdr.engine.cache import EmbeddingCache
+from jinavdr.engine.cache import EmbeddingCache, adapter_key
 from jinavdr.engine.encoding import encode_pages, encode_queries
 from jinavdr.errors import DataError, JinaVDRError
 from jinavdr.models.base import Encoder, Page
@@ -234,7 +234,9 @@ def test_cache_described_with_settings_and_slug(tmp_path: Path) -> None:
     spec = registry.resolve("bm25", k1=1.2)
     encode_queries(CountingEncoder(), ["a"], cache=cache, model=spec)
     (info,) = cache.info()
-    assert info.key == spec.key() and info.slug == spec.slug()
+    # the key covers the spec and the settings the encoder declares (adapter_key)
+    assert info.key == adapter_key(spec.cache_key("cpu"), CountingEncoder().settings()) != spec.key()
+    assert info.slug == spec.slug()
     assert info.settings == {**spec.settings(), **CountingEncoder().settings()}
     assert info.entries == {"query": 1, "page": 0}
     # a plain key string: the encoder's settings are recorded, without a slug

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jinavdr.catalogue.dataset import Corpus, PageDecodeError, Queries
-from jinavdr.engine.cache import EmbeddingCache, image_digest, page_key, query_key, take
+from jinavdr.engine.cache import EmbeddingCache, adapter_key, image_digest, page_key, query_key, take
 from jinavdr.errors import DataError, JinaVDRError
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def model_key_of(encoder: Any) -> str:
 
 
 def _cache_key(encoder: Any, cache: EmbeddingCache | None, model: ModelSpec | str | None) -> str | None:
-    """The cache key: ``model`` itself (a key string), ``ModelSpec.key()``, or, without ``model``, a
+    """The cache key: ``model`` itself (a key string), :func:`~jinavdr.engine.cache.adapter_key` of
+    ``ModelSpec.cache_key(encoder.device)`` and ``encoder.settings()``, or, without ``model``, a
     digest of ``encoder.settings()``. The settings (and slug) are recorded for ``jinavdr cache info``."""
     if cache is None:
         return None
@@ -66,8 +67,10 @@ def _cache_key(encoder: Any, cache: EmbeddingCache | None, model: ModelSpec | st
     elif isinstance(model, str):
         key, slug = model, None
     else:
-        key, slug = model.key(), model.slug()
-        settings = {**model.settings(), **settings}
+        base = model.cache_key(str(getattr(encoder, "device", "cpu")))
+        key, slug = adapter_key(base, settings), model.slug()
+        cache.describe(key, {**model.settings(), **settings}, slug, base=base)
+        return key
     cache.describe(key, settings, slug)
     return key
 

@@ -584,7 +584,7 @@ class DistributedBackend(DefaultBackend):
                     if subset is None:
                         raise JinaVDRError(subset_error or "no subset was loaded")
                     reply = encode_share(adapter, subset, role, share, cache=self.cache(options),
-                                         model_key=self.spec.cache_key(self.device), options=options, rank=rank)
+                                         model_key=self.model_key(adapter, self.cache(options)), options=options, rank=rank)
                 except Exception as exc:  # noqa: BLE001 - rank 0 records it as the subset's failure
                     reply = _failure(rank, exc)
                 self.group.gather(reply)

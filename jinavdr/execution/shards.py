@@ -210,11 +210,10 @@ def _write(group: _Group, out: Path) -> Path:
     from jinavdr.results.store import (
         ResultStore,
         check_compatible,
-        dump_result_file,
         file_lock,
         read_result_file,
         remove_stale_temp_files,
-        write_atomic,
+        write_result_file,
     )
 
     store = ResultStore(out)
@@ -230,7 +229,7 @@ def _write(group: _Group, out: Path) -> Path:
             subsets = {**current.subsets, **subsets}
             base = current
         merged = base.model_copy(update={"subsets": dict(sorted(subsets.items()))})
-        write_atomic(path, dump_result_file(merged))
+        write_result_file(path, merged)
     for rel, source in group.run_files.items():
         target = path.parent / rel
         if target.resolve() != source.resolve():

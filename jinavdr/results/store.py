@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
 from jinavdr.results.schema import SCHEMA_VERSION, Manifest, ResultFile, SubsetResult
+from jinavdr.results.validate import validate_result
 
 #: Manifest fields that must be equal to add subsets to an existing file. Everything else in the
 #: manifest (versions, hostname, device, GPU, batch sizes, dates) describes the environment and may
@@ -167,12 +168,20 @@ def read_result_file(path: Path) -> ResultFile:
             f"or {fix[0].lower()}{fix[1:]}"
         )
     try:
-        return ResultFile.model_validate(data)
+        result = ResultFile.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise ResultsError(f"result file {path} does not match schema version {SCHEMA_VERSION}: {problems}. {fix}") from None
+    return validate_result(result, path)
+
+
+def write_result_file(path: Path, result: ResultFile) -> None:
+    """Validate ``result`` (:func:`~jinavdr.results.validate.validate_result`) and write it atomically;
+    a value that cannot be right is refused before anything is written."""
+    validate_result(result, path)
+    write_atomic(path, dump_result_file(result))
 
 
 def iter_result_paths(path: Path) -> list[Path]:
@@ -326,7 +335,7 @@ class ResultStore:
             subsets = dict(current.subsets)
             subsets[result.subset] = result
             updated = current.model_copy(update={"subsets": dict(sorted(subsets.items()))})
-            write_atomic(path, dump_result_file(updated))
+            write_result_file(path, updated)
         return updated
 
     def _read_for_update(self, path: Path, manifest: Manifest, replace: bool) -> ResultFile | None:
