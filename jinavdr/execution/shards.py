@@ -219,6 +219,7 @@ def _write(group: _Group, out: Path) -> Path:
     store = ResultStore(out)
     store.ensure_writable(group.base.model_slug)
     path = store.path(group.base.model_slug, group.base.dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
         remove_stale_temp_files(path)
         subsets = {name: sub for name, (sub, _) in group.subsets.items()}

@@ -23,6 +23,8 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -61,19 +63,39 @@ UNCOMPARED_RUN_OPTIONS: frozenset[str] = frozenset({"scoring"})
 # --------------------------------------------------------------------------------------------------
 
 
+def file_mode() -> int:
+    """Permissions of a new file under the current umask (``0o644`` under the usual ``022``), as
+    ``open()`` would create it; ``mkstemp`` alone would make every result file private (``0o600``)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
+    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``).
+
+    The file gets the umask's permissions (like the lock files). An ``OSError`` (disk full, quota,
+    read-only folder) becomes a :class:`ResultsError` naming ``path``; the old file is left intact.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), file_mode())
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ResultsError(
+                f"cannot write {path} ({exc.strerror or exc}); nothing was changed there. Free space or fix "
+                "the folder's permissions, or choose another --results-dir, then rerun (finished work is kept)."
+            ) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -115,20 +137,43 @@ def file_lock(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = None if timeout is None else time.monotonic() + timeout
+        waited = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline is not None else 0))
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if deadline is not None and time.monotonic() > deadline:
                     raise ResultsError(
-                        f"{path} is locked by another jinavdr process (lock file {lock}); wait for it to "
-                        "finish, or delete the lock file if no jinavdr run is active."
+                        f"{path} is locked by another jinavdr process{_holder(fd)} (lock file {lock}); wait for "
+                        "it to finish, or delete the lock file if no jinavdr run is active."
                     ) from None
+                if not waited:
+                    waited = True
+                    sys.stderr.write(f"jinavdr: waiting for {path}: another jinavdr process{_holder(fd)} is writing it "
+                                     f"(lock file {lock})\n")
+                    sys.stderr.flush()
                 time.sleep(0.05)
+        _record_holder(fd)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _record_holder(fd: int) -> None:
+    """Write this process's id and host into the lock file (read by a waiting process's message)."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+
+
+def _holder(fd: int) -> str:
+    """`` (pid N on host)`` from the lock file, or ``""`` when unknown."""
+    try:
+        pid, _, host = os.pread(fd, 256, 0).decode("utf-8", "replace").strip().partition(" ")
+    except OSError:
+        return ""
+    return f" (pid {pid} on {host})" if pid.isdigit() else ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -276,11 +321,16 @@ class ResultStore:
         Raises :class:`ResultsError` naming the path and what to do; call before any encoding.
         """
         folder = self.root / model_slug if model_slug else self.root
+        created = False
         try:
+            created = bool(model_slug) and not folder.exists()
             folder.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=folder, prefix=".jinavdr-write-test-")
             os.close(fd)
             os.unlink(probe)
+            if created:  # made again by the first write: a model that fails to load leaves no folder
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise ResultsError(

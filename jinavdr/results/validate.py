@@ -101,9 +101,13 @@ def _per_query_problems(sub: SubsetResult, protocol: str) -> list[tuple[str, str
     return problems
 
 
-def validate_result(result: ResultFile, path: Path | str) -> ResultFile:
+_RERUN = ("Rerun the subsets named (move the file aside or rerun with --overwrite), or restore it from a "
+          "good copy.")
+
+
+def validate_result(result: ResultFile, path: Path | str, *, hint: str = _RERUN) -> ResultFile:
     """Return ``result`` when every value can be right; else raise :class:`ResultValueError` naming
-    ``path``, the subset and the field of each problem (at most five are listed)."""
+    ``path``, the subset and the field of each problem (at most five are listed), then ``hint``."""
     problems = [
         f"subset {name!r} {field} {why}"
         for name, sub in result.subsets.items()
@@ -113,7 +117,6 @@ def validate_result(result: ResultFile, path: Path | str) -> ResultFile:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise ResultValueError(
             f"result file {path} holds values that cannot be right: {'; '.join(problems[:5])}{more}. "
-            "Refusing to use it. Rerun the subsets named (move the file aside or rerun with --overwrite), "
-            "or restore it from a good copy."
+            f"Refusing to use it. {hint}"
         )
     return result
