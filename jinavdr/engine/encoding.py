@@ -186,10 +186,27 @@ class _Batcher:
             if not isinstance(emb, Embeddings) or len(emb) != size:
                 got = len(emb) if isinstance(emb, Embeddings) else type(emb).__name__
                 raise JinaVDRError(f"encoder returned {got} embeddings for a batch of {size} {self.what} inputs")
+            _check_finite(emb, start, self.what)
             out.append(emb.to("cpu"))
             start += size
         self.stats.final_batch_size = self.batch_size
         return out
+
+
+def _check_finite(emb: Embeddings, start: int, what: str) -> None:
+    """Refuse NaN or inf in a batch before it is cached or scored (a cached NaN would poison reruns)."""
+    import torch
+
+    data = emb.data
+    if not data.is_floating_point() or bool(torch.isfinite(data).all()):
+        return
+    rows = (~torch.isfinite(data)).any(dim=1).nonzero().flatten()
+    token = int(rows[0])
+    item = token if emb.offsets is None else int(torch.searchsorted(emb.offsets, token, right=True)) - 1
+    raise JinaVDRError(
+        f"encoder returned NaN or inf values for {what} input {start + item} (of this call); nothing of the "
+        "batch was cached. Check the model (dtype, weights) and its inputs."
+    )
 
 
 # ---- assembly ------------------------------------------------------------------------------------------

@@ -275,11 +275,12 @@ def result_from_mteb(
     name, revision = _model_identity(Path(path), data)
     name = model_name or name
     date = data.get("date")
-    when = (
-        datetime.fromtimestamp(float(date), tz=timezone.utc).isoformat(timespec="seconds")
-        if isinstance(date, (int, float))
-        else datetime.fromtimestamp(Path(path).stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
-    )
+    try:
+        stamp = float(date) if isinstance(date, (int, float)) and not isinstance(date, bool) else None
+        when = datetime.fromtimestamp(stamp if stamp is not None else Path(path).stat().st_mtime,
+                                      tz=timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        raise ResultsError(f"{path}: 'date' is {date!r}, not a Unix time in seconds.") from None
     subsets: dict[str, SubsetResult] = {}
     for entry in split:
         sub = str(entry.get("hf_subset", "default"))
