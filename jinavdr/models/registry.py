@@ -551,9 +551,9 @@ def resolve(name: str, **options: Any) -> ModelSpec:
 
 
 def code_fingerprint(factory: str) -> str | None:
-    """sha256 over the source of an adapter's module (``"package.module:Class"``), and of every
-    ``.py`` file beside it when it sits in a package folder; None when the source cannot be found
-    (the module is then imported by :func:`load` and fails there with a clear error)."""
+    """sha256 of the source file of an adapter's module (``"package.module:Class"``); None when it
+    cannot be found (the module is then imported by :func:`load` and fails there with a clear
+    error). Helpers the module imports from other files are not covered."""
     module = factory.partition(":")[0]
     try:
         found = importlib.util.find_spec(module)
@@ -562,13 +562,7 @@ def code_fingerprint(factory: str) -> str | None:
     origin = Path(found.origin) if found is not None and found.origin else None
     if origin is None or not origin.is_file():
         return None
-    files = {origin}
-    if (origin.parent / "__init__.py").is_file():
-        files |= set(origin.parent.glob("*.py"))
-    digest = hashlib.sha256()
-    for file in sorted(files):
-        digest.update(f"{file.name}\0".encode() + file.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return hashlib.sha256(origin.read_bytes()).hexdigest()
 
 
 def checkpoint_fingerprint(folder: Path, *, edge_bytes: int = 1 << 20) -> str:
