@@ -258,3 +258,18 @@ def test_adapter_key_covers_declared_settings() -> None:
     assert adapter_key("b" * 64, {"max_length": 512}) == adapter_key("b" * 64, {"max_length": 512})
     assert adapter_key("b" * 64, {"max_length": 512}) != adapter_key("b" * 64, {"max_length": 256})
     assert adapter_key("b" * 64, {}) != adapter_key("c" * 64, {})
+
+
+def test_a_failed_shard_write_warns_with_the_path_and_is_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import jinavdr.engine.cache as cache_mod
+    from jinavdr.engine.cache import CacheWarning
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "_atomic_write", full)
+    cache = EmbeddingCache(tmp_path)
+    with pytest.warns(CacheWarning, match=rf"cannot write cache shard {tmp_path}/v1/k+/page/.*\.safetensors \(No space left"):
+        assert cache.put("k" * 64, "page", ["p"], Embeddings(torch.ones(1, 2))) is None

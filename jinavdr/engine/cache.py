@@ -206,7 +206,11 @@ class EmbeddingCache:
         if path.exists():
             return
         payload = {"key": model_key, "slug": slug, "settings": settings, **({"base": base} if base else {})}
-        _atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
+        try:
+            _atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
+        except OSError as exc:
+            warnings.warn(f"cannot write {path} ({exc.strerror or exc}); `jinavdr cache info` will not show these "
+                          "settings", CacheWarning, stacklevel=2)
 
     def put(self, model_key: str, role: str, keys: Sequence[str], embeddings: Embeddings) -> Path | None:
         """Store ``embeddings`` (item i under ``keys[i]``) as one new shard; returns its path."""
@@ -225,7 +229,12 @@ class EmbeddingCache:
                 "sha256": shard_checksum(keys_json, tensors)}
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{_SUFFIX}"
         path = self._role_dir(model_key, role) / name
-        _atomic_write(path, save(tensors, metadata=meta))
+        try:
+            _atomic_write(path, save(tensors, metadata=meta))
+        except OSError as exc:  # disk full, read-only: the run goes on, these items are encoded next time
+            warnings.warn(f"cannot write cache shard {path} ({exc.strerror or exc}); {len(keys)} embeddings are not "
+                          "cached. Free space, or use --cache-dir / --no-cache.", CacheWarning, stacklevel=2)
+            return None
         return path
 
     def writer(self, model_key: str, role: str, *, flush_items: int = 512,

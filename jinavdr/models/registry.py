@@ -184,7 +184,7 @@ class ModelSpec:
         ]
         readable = "__".join([base, *parts])
         if len(readable) > 80:
-            readable = base
+            readable = base if len(base) <= 200 else base[:200]  # a folder name has at most 255 bytes
         return f"{readable}__{self.key()[:8]}"
 
     def __eq__(self, other: object) -> bool:
@@ -543,11 +543,19 @@ def resolve(name: str, **options: Any) -> ModelSpec:
     """
     spec = _resolve(name, **options)
     path = Path(spec.model_id).expanduser()
-    if path.is_dir():
+    if _exists(path, folder=True):
         spec = replace(spec, fingerprint=checkpoint_fingerprint(path))
     if not spec.factory.startswith("jinavdr."):
         spec = replace(spec, code_fingerprint=code_fingerprint(spec.factory))
     return spec
+
+
+def _exists(path: Path, *, folder: bool = False) -> bool:
+    """``path.exists()`` (or ``is_dir()``) that treats a name too long for the file system as absent."""
+    try:
+        return path.is_dir() if folder else path.exists()
+    except OSError:
+        return False
 
 
 def code_fingerprint(factory: str) -> str | None:
@@ -684,7 +692,7 @@ def is_pinned(spec: ModelSpec) -> bool:
     """A full 40-hex commit, or a local folder (whose code is the user's own)."""
     if spec.revision and _SHA_RE.match(spec.revision):
         return True
-    return Path(spec.model_id).expanduser().exists()
+    return _exists(Path(spec.model_id).expanduser())
 
 
 def _check_device(device: str) -> None:
