@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,23 @@ def test_a_failed_shard_write_warns_with_the_path_and_is_not_fatal(tmp_path: Pat
     cache = EmbeddingCache(tmp_path)
     with pytest.warns(CacheWarning, match=rf"cannot write cache shard {tmp_path}/v1/k+/page/.*\.safetensors \(No space left"):
         assert cache.put("k" * 64, "page", ["p"], Embeddings(torch.ones(1, 2))) is None
+
+
+def test_a_damaged_shard_that_cannot_be_moved_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jinavdr.engine.cache import CacheWarning
+
+    cache, path = _one_shard(tmp_path)
+    path.write_bytes(path.read_bytes()[:-1] + bytes([path.read_bytes()[-1] ^ 1]))
+    real = os.replace
+
+    def refuse(src: object, dst: object) -> None:
+        if "quarantine" in str(dst):
+            raise PermissionError(13, "Permission denied")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    fresh = EmbeddingCache(tmp_path)
+    with pytest.warns(CacheWarning, match=r"could not be moved aside .*it is skipped; delete it by hand"):
+        found, _ = fresh.get("k" * 64, "page", ["p1", "good"])
+    assert found == [1] and path.exists()
+    assert fresh.contains("k" * 64, "page", ["p1", "good"]) == [False, True]

@@ -185,6 +185,8 @@ class EmbeddingCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
         self._indexes: dict[tuple[str, str], _Index] = {}
+        #: damaged shards that could not be moved to quarantine: (model key, role, shard name)
+        self._skipped: set[tuple[str, str, str]] = set()
 
     # ---- paths -----------------------------------------------------------------------------------
 
@@ -247,9 +249,11 @@ class EmbeddingCache:
     def _shard_files(self, model_key: str, role: str) -> list[str]:
         folder = self._role_dir(model_key, role)
         try:
-            return sorted(n for n in os.listdir(folder) if n.endswith(_SUFFIX) and not n.startswith("."))
+            names = os.listdir(folder)
         except FileNotFoundError:
             return []
+        return sorted(n for n in names if n.endswith(_SUFFIX) and not n.startswith(".")
+                      and (model_key, role, n) not in self._skipped)
 
     def _index(self, model_key: str, role: str, *, repair: bool = True) -> _Index:
         """Index of every key in the role's shards; only shards not seen before are read.
@@ -300,6 +304,8 @@ class EmbeddingCache:
         except FileNotFoundError:
             return None  # another process moved it first
         except OSError as exc:
+            self._skipped.add((model_key, role, name))  # left in place, never read again by this process
+            self._indexes.pop((model_key, role), None)
             warnings.warn(f"damaged cache shard {source} ({why}) could not be moved aside ({exc}); "
                           "it is skipped; delete it by hand", CacheWarning, stacklevel=3)
             return None
