@@ -53,8 +53,9 @@ class EncodeStats:
     tokens: int = 0
     padded_tokens: int = 0
     token_budget: int | None = None
-    #: seconds per stage: decode and preprocess (summed over worker processes), wait_for_data (the
-    #: model loop waiting for a prepared batch), the encoder's own stages, cache_write
+    #: seconds per stage: decode and preprocess (summed over worker processes), first_batch (waiting
+    #: for the first prepared batch: worker start-up included), wait_for_data (waiting for later
+    #: batches), the encoder's own stages, cache_write
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -304,6 +305,9 @@ def plan_queries(texts: Sequence[str], *, cache: EmbeddingCache | None = None,
     return plan
 
 
+#: the most padding a batch of pages may carry, as a share of its real tokens (the language model
+#: runs padded sequences; the vision tower packs them).
+PAGE_PADDING = 0.1
 #: vision tokens of a page from its (width, height); an encoder that knows offers ``page_tokens``.
 TokenCount = Callable[[int, int], int]
 
@@ -346,25 +350,27 @@ def plan_pages(corpus: Corpus, page_input: str, *, cache: EmbeddingCache | None 
 
 
 def page_batches(order: Sequence[int], costs: Sequence[int], batch_size: int,
-                 token_budget: int | None = None) -> list[list[int]]:
-    """Consecutive groups of ``order``: at most ``batch_size`` pages, and (with ``token_budget``) at
-    most that many tokens counting padding (pages x the largest page of the group); a page larger
-    than the budget goes alone. ``costs[j]`` is the token count of ``order[j]``."""
+                 token_budget: int | None = None, max_padding: float = PAGE_PADDING) -> list[list[int]]:
+    """Consecutive groups of ``order`` (largest first): at most ``batch_size`` pages, at most
+    ``token_budget`` tokens counting padding (pages x the largest page of the group), and padding at
+    most ``max_padding`` of the group's real tokens; a page that breaks a bound starts the next group
+    (a page larger than the budget goes alone). ``costs[j]`` is the token count of ``order[j]``."""
     if batch_size < 1:
         raise JinaVDRError(f"batch size must be at least 1, got {batch_size}")
     if token_budget is not None and token_budget < 1:
         raise JinaVDRError(f"token budget must be at least 1, got {token_budget}")
     out: list[list[int]] = []
     group: list[int] = []
-    widest = 0
+    widest = real = 0
     for pos, cost in zip(order, costs, strict=True):
         if group:
-            wider = max(widest, cost)
-            if len(group) >= batch_size or (token_budget is not None and (len(group) + 1) * wider > token_budget):
+            _wider, padded = max(widest, cost), (len(group) + 1) * max(widest, cost)
+            if (len(group) >= batch_size or (token_budget is not None and padded > token_budget)
+                    or padded > (1 + max_padding) * (real + cost)):
                 out.append(group)
-                group, widest = [], 0
+                group, widest, real = [], 0, 0
         group.append(pos)
-        widest = max(widest, cost)
+        widest, real = max(widest, cost), real + cost
     if group:
         out.append(group)
     return out
@@ -609,8 +615,8 @@ def _encode_prepared(encoder: Any, corpus: Corpus, plan: EncodePlan, done: Calla
     loader = DataLoader(_PreparedPages(corpus, batches, preparer, texts, images), batch_size=None, shuffle=False,
                         **_loader_options(num_workers, pin))
     waited = time.perf_counter()
-    for item in loader:
-        _tick(stats, "wait_for_data", time.perf_counter() - waited)
+    for b, item in enumerate(loader):  # the first wait includes starting the worker processes
+        _tick(stats, "wait_for_data" if b else "first_batch", time.perf_counter() - waited)
         if isinstance(item, _DecodeFailure):
             item.raise_()
         for stage, seconds in item.seconds.items():

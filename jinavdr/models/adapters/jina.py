@@ -25,11 +25,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from jinavdr.errors import JinaVDRError
-from jinavdr.models.adapters._hf import HFEncoder, l2_normalize, load_pretrained, matryoshka, rows, to_device, to_rgb, unpad
+from jinavdr.models.adapters._hf import (
+    HFEncoder,
+    l2_normalize,
+    load_pretrained,
+    matryoshka,
+    rows,
+    to_device,
+    to_rgb,
+    unpad,
+)
 from jinavdr.models.adapters.qwen_vision import build_inputs, smart_resize
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
 
     from PIL.Image import Image
 
@@ -68,14 +76,24 @@ class JinaV4Architecture(torch.nn.Module):
         self.multi_vector_projector = torch.nn.Linear(hidden, projector_dim)
 
     @classmethod
-    def from_config(cls, config: Any, projector_dim: int = 128, attn_implementation: str = "sdpa") -> JinaV4Architecture:
-        """Random weights of ``config`` (a ``Qwen2_5_VLConfig``); nothing is downloaded."""
+    def from_config(cls, config: Any, projector_dim: int = 128, attn_implementation: str = "sdpa",
+                    vision_attention: str | None = None) -> JinaV4Architecture:
+        """Random weights of ``config`` (a ``Qwen2_5_VLConfig``); nothing is downloaded.
+        ``vision_attention`` (default: ``attn_implementation``) is the vision tower's, e.g.
+        :data:`~jinavdr.models.adapters.qwen_vision.VARLEN_ATTENTION`."""
         from transformers import Qwen2_5_VLModel
 
-        for cfg in (config, getattr(config, "text_config", None), getattr(config, "vision_config", None)):
-            if cfg is not None:
-                cfg._attn_implementation = attn_implementation
-        return cls(Qwen2_5_VLModel(config), projector_dim)
+        from jinavdr.models.adapters.qwen_vision import VARLEN_ATTENTION, register_varlen_attention
+
+        vision_attention = vision_attention or attn_implementation
+        varlen = vision_attention == VARLEN_ATTENTION
+        for cfg in (config, getattr(config, "text_config", None), config.vision_config):
+            cfg._attn_implementation = "sdpa" if varlen and cfg is config.vision_config else attn_implementation
+        model = cls(Qwen2_5_VLModel(config), projector_dim)
+        if varlen:  # set after construction: transformers would look for a flash-attn package by that name
+            register_varlen_attention()
+            model.backbone.visual.config._attn_implementation = VARLEN_ATTENTION
+        return model
 
     @property
     def visual(self) -> torch.nn.Module:
@@ -120,7 +138,7 @@ class _StageClock:
 
     def add_to(self, timings: dict[str, float]) -> None:
         """Add each span's seconds to ``timings`` (call once the work has finished)."""
-        for (stage, start), (_, end) in zip(self.marks, self.marks[1:]):
+        for (stage, start), (_, end) in zip(self.marks, self.marks[1:], strict=False):
             seconds = start.elapsed_time(end) / 1000 if self.cuda else end - start
             timings[stage] = timings.get(stage, 0.0) + seconds
 
@@ -171,6 +189,7 @@ class JinaV4Encoder(HFEncoder):
             self.model = self.finish_loading(model)
             config = self.model.config
             self.resolved["backend"] = "in-memory model (split page path)"
+            self.resolved["vision_attention"] = getattr(config.vision_config, "_attn_implementation", None)
             self._clock: _StageClock | None = None
             self.model.visual.register_forward_pre_hook(lambda *_: self._mark("vision_tower"))
             self.model.visual.register_forward_hook(lambda *_: self._mark("language_model"))
