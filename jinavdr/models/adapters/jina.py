@@ -260,8 +260,8 @@ class JinaV4Encoder(HFEncoder):
         """Per item: normalised projected tokens (multi, padding removed) or the normalised mean of the
         last hidden states over the image span (pages) or all tokens (queries)."""
         mask = batch["attention_mask"]
-        if self.multi:
-            return unpad(l2_normalize(self.model.multi_vector_projector(hidden)), mask)
+        if self.multi:  # rounded to the model dtype, as the remote code returns them
+            return unpad(l2_normalize(self.model.multi_vector_projector(hidden)).to(hidden.dtype), mask)
         if image_span:
             ids = batch["input_ids"]
             config = self.model.config
