@@ -533,6 +533,20 @@ class _CountingEncoder:
     def settings(self) -> dict[str, Any]:
         return self.inner.settings()
 
+    def __getattr__(self, name: str) -> Any:
+        """The optional split page path (``page_tokens``, ``page_preparer``, ``token_budget``) of the
+        wrapped encoder; ``embed_prepared`` below also reports progress."""
+        if name in ("page_tokens", "page_preparer", "token_budget", "device"):
+            return getattr(self.inner, name)
+        raise AttributeError(name)
+
+    def embed_prepared(self, inputs: Any, timings: dict[str, float] | None = None) -> Any:
+        if not callable(getattr(self.inner, "embed_prepared", None)):
+            raise AttributeError("embed_prepared")
+        out = self.inner.embed_prepared(inputs, timings)
+        self.report("pages", len(out))
+        return out
+
 
 def protocol_depth(options: RunOptions) -> int | None:
     """Pages ranked per query: ``options.k``, or the whole corpus for a protocol without a depth."""
