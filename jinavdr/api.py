@@ -91,7 +91,6 @@ def work_units(
 ) -> list[WorkUnit]:
     """The (dataset, subset) units a task selection names, in catalogue order."""
     from jinavdr.catalogue.tasks import select
-
     from jinavdr.evaluation.protocols import get_protocol
 
     selected = select(tasks, languages=languages, domains=domains, formats=formats)
