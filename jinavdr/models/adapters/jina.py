@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -34,6 +36,32 @@ def _load_remote(encoder: HFEncoder, spec: ModelSpec) -> Any:
 
     model = load_pretrained(AutoModel.from_pretrained, spec, **encoder.model_kwargs(trust_remote_code=True))
     return encoder.finish_loading(model)
+
+
+def pinned_snapshot(spec: ModelSpec) -> ModelSpec:
+    """``spec`` pointing at a local snapshot of its pinned revision (a Hub id with a revision).
+
+    jina-embeddings-v4's remote code loads its LoRA adapters with ``snapshot_download(repo_id)``, at
+    the Hub's main branch whatever revision the weights came from, unless the model was loaded from a
+    folder (then it reads ``<folder>/adapters``). Loading from the snapshot of the pinned revision
+    makes weights, code and adapters all come from that one commit.
+    """
+    if spec.revision is None or Path(spec.model_id).expanduser().is_dir():
+        return spec
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(repo_id=spec.model_id, revision=spec.revision, ignore_patterns=_SNAPSHOT_SKIP)
+    except Exception as exc:  # noqa: BLE001 - network, missing revision, offline cache miss
+        raise JinaVDRError(
+            f"could not fetch {spec.model_id!r} at revision {spec.revision!r} (weights, code and LoRA "
+            f"adapters): {exc}. Check the revision; offline runs need that snapshot in the Hugging Face cache."
+        ) from exc
+    return dataclasses.replace(spec, model_id=str(folder), revision=None)
+
+
+#: files of the Hub repository the PyTorch model never reads
+_SNAPSHOT_SKIP = ["onnx/*", "*.onnx", "*.gguf"]
 
 
 class JinaV4Encoder(HFEncoder):
@@ -63,7 +91,11 @@ class JinaV4Encoder(HFEncoder):
                 raise JinaVDRError(f"jina-v4 truncate_dim={truncate}: use one of {V4_MATRYOSHKA}")
         self.truncate_dim = None if truncate is None else int(truncate)
         self.similarity = "maxsim" if self.multi else "dot"
-        self.model = _load_remote(self, spec)
+        local = pinned_snapshot(spec)
+        self.model = _load_remote(self, local)
+        if local is not spec:  # loaded from the pinned snapshot: adapters from the same commit
+            self.resolved["commit"] = spec.revision
+            self.resolved["adapters_revision"] = spec.revision
         config = self.model.config
         if self.multi:
             self.dim = int(getattr(config, "multi_vector_projector_dim", 128))
