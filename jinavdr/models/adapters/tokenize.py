@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Literal
 
 # Scripts written without spaces between words (code point ranges).
