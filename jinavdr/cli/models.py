@@ -40,19 +40,31 @@ def models_command(
                 "missing": reason,
                 "install": cmd,
                 "description": entry.description,
+                "profiles": [p.name for p in entry.profiles],
+                "default_profile": entry.default_profile,
             }
         )
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
     table = Table(title="jinavdr models (also: st:<hub id or path>, mteb:<name>, python:module:Class)")
-    for col in ("name", "family", "default checkpoint", "similarity", "page input", "runs here"):
+    for col in ("name", "family", "default checkpoint", "profiles (* default)", "similarity", "page input",
+                "runs here"):
         table.add_column(col)
     for r in rows:
-        rev = f"@{r['revision'][:8]}" if r["revision"] else (" (unpinned)" if "/" in r["model_id"] else "")
+        rev = f"@{r['revision'][:8]}" if r["revision"] else _unpinned(r["model_id"], r["revision_note"])
         runs = "[green]yes[/green]" if r["runnable"] else f"[yellow]no[/yellow]: {escape(r['install'] or r['missing'])}"
-        table.add_row(r["name"], r["family"], escape(f"{r['model_id']}{rev}"), r["similarity"], r["page_input"], runs)
+        profiles = ", ".join(f"{p}*" if p == r["default_profile"] else p for p in r["profiles"]) or "-"
+        table.add_row(r["name"], r["family"], escape(f"{r['model_id']}{rev}"), profiles, r["similarity"],
+                      r["page_input"], runs)
     Console().print(table)
+
+
+def _unpinned(model_id: str, note: str) -> str:
+    """What the listing says of a checkpoint without a pinned revision (a Hub id: why not pinned)."""
+    if "/" not in model_id:
+        return ""  # no checkpoint (bm25)
+    return f" ({note})" if note else " (unpinned)"
 
 
 def cache_info(
