@@ -81,7 +81,8 @@ def test_paper_profile_searcher_ranks_like_jina_vdr(monkeypatch):
         np.testing.assert_allclose([got[p] for p in corpus.ids], expected.astype(np.float32), rtol=1e-6)
     settings = searcher.settings()
     assert settings["profile"] == "paper" and settings["tokenizer"] == "nltk-english"
-    assert settings["idf"].startswith("ln(N-n+0.5)-ln(n+0.5)") and settings["tokenizer_data"] == "fixture tokenizer"
+    assert settings["idf"] == "okapi" and settings["idf_formula"].startswith("ln(N-n+0.5)-ln(n+0.5)")
+    assert settings["tokenizer_data"] == "fixture tokenizer"
 
 
 def test_missing_nltk_data_is_a_clear_error():

@@ -151,7 +151,10 @@ class BM25Searcher:
         self.last_info: dict[str, int] = {}
 
     def settings(self) -> dict[str, Any]:
-        out = {**self.spec.settings(), "idf": IDF_FORMULAS[self.idf]}
+        out = self.spec.settings()
+        # the default records its formula under "idf" (as the committed baselines do); a profile that
+        # sets the idf option keeps the option's value and records the formula next to it
+        out["idf_formula" if "idf" in self.spec.options else "idf"] = IDF_FORMULAS[self.idf]
         if self._tokenizer_info:
             out["tokenizer_data"] = self._tokenizer_info
         return out
