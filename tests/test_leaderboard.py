@@ -30,8 +30,8 @@ from jinavdr.report.leaderboard import (
 from jinavdr.report.references import (
     DEFAULT_REFERENCES_PATH,
     auto_reference,
-    pairing,
     load_references,
+    pairing,
     parse_reference_mappings,
 )
 from jinavdr.report.render import render
@@ -128,12 +128,10 @@ def _settings(name: str, **options) -> dict:
     """What a result file records for ``name`` (the spec's settings plus what adapters resolve)."""
     from jinavdr.models.registry import resolve
 
-    recorded = {"profile", "dtype"}
-    spec = resolve(name, **{k: v for k, v in options.items() if k not in ("resolved_dtype",)})
-    out = spec.settings()
-    if "resolved_dtype" in options:
-        out["dtype"] = options["resolved_dtype"]
-    assert recorded  # keys compared below come from the registry, not from this helper
+    resolved_dtype = options.pop("resolved_dtype", None)
+    out = resolve(name, **options).settings()
+    if resolved_dtype is not None:  # dtype=None (auto) is recorded as the dtype it resolved to
+        out["dtype"] = resolved_dtype
     return out
 
 
