@@ -91,3 +91,18 @@ def test_colvision_defaults_are_the_checkpoints_mteb_pins():
     # the transformers-native conversions stay available, explicitly
     assert registry.resolve("colpali-v1.3-hf").model_id == "vidore/colpali-v1.3-hf"
     assert registry.resolve("colqwen2-hf").options["arch"] == "colqwen2"
+
+
+def test_resume_and_compare_refuse_to_mix_profiles(tmp_path):
+    from pathlib import Path
+
+    from jinavdr.errors import ResultsError
+    from jinavdr.report.compare import setting_differences
+    from jinavdr.results.store import check_compatible, read_result_file
+
+    baseline = read_result_file(Path(__file__).resolve().parents[1] / "results/baseline/bm25/agency-reports.json")
+    paper_settings = {**registry.resolve("bm25", profile="paper").settings(), "idf_formula": "..."}
+    paper = baseline.model_copy(update={"manifest": baseline.manifest.model_copy(update={"settings": paper_settings})})
+    with pytest.raises(ResultsError, match=r"profile: '<absent>' in the file, 'paper' now"):
+        check_compatible(baseline, paper.manifest, tmp_path / "agency-reports.json")
+    assert ("settings.profile", "<absent>", "paper") in setting_differences(baseline, paper)

@@ -41,7 +41,15 @@ An entry's ``options`` must list every option its adapter reads, with the adapte
 (``tests/test_registry.py`` checks them against the class attribute ``defaults`` of HF adapters):
 :func:`resolve` rejects any other option name, so typos never pass silently.
 
-Pinned revisions come from MTEB's model metadata (mteb 2.26) unless marked ``revision_note``.
+Reference profiles: an entry may declare :class:`Profile` objects (``paper``: the settings jina-vdr,
+the paper's harness, ran the model with; ``mteb``: MTEB's wrapper) and a default one. ``profile=``
+picks one; its options become the defaults, ``profile`` itself is recorded as an option (so it is
+part of the settings, the cache key and the slug), and options given explicitly still win. An entry
+without a default profile records no ``profile`` option unless one is asked for (bm25 keeps its own
+method by default). docs/models.md has the reproduction table.
+
+Pinned revisions come from MTEB's model metadata (mteb 2.26) unless marked ``revision_note``, which
+then says why the default is not pinned.
 """
 
 from __future__ import annotations
