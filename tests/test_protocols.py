@@ -191,3 +191,19 @@ def test_paper_protocol_reports_k50_rounds_all_but_mrr():
     # MRR@5: (1/4 + 1/2 + 1) / 3, not rounded (jina-vdr averages MRR itself)
     assert ev.metrics["mrr_at_5"] == (0.25 + 0.5 + 1.0) / 3
     assert ev.metrics["precision_at_50"] == round(3 / 50 / 3, 5)
+
+
+def test_runner_marks_lexical_searchers_for_the_protocol():
+    from jinavdr.execution.runner import is_lexical
+    from jinavdr.models import registry
+
+    assert is_lexical(registry.load(registry.resolve("bm25"), device="cpu"))
+
+    class Encoder:
+        similarity, page_input = "dot", "image"
+
+        def encode_pages(self, pages, *, batch_size): ...
+
+        def search(self, queries, corpus, *, k): ...
+
+    assert not is_lexical(Encoder())
