@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from jinavdr.catalogue.dataset import Qrels
 from jinavdr.errors import JinaVDRError, UnknownNameError
 from jinavdr.evaluation.metrics import K_VALUES, Evaluation, evaluate
 from jinavdr.models.ranking import Run, trec_tie_order
 
 if TYPE_CHECKING:
-    from jinavdr.catalogue.dataset import Corpus, Qrels, Queries, Subset
+    from jinavdr.catalogue.dataset import Corpus, Queries, Subset
     from jinavdr.catalogue.tasks import SubsetSpec, TaskSpec
 
 #: jina-vdr's cutoffs (``CustomRetrievalEvaluator.k_values``)
@@ -231,7 +232,7 @@ def with_mrr(
 ) -> Evaluation:
     """``result`` with MRR@k recomputed over ``run`` with score ties in ``tie_order`` (lower first),
     as MTEB 1.16's ``mrr`` (a stable ``sorted`` of the result dict) does for jina-vdr."""
-    relevance = qrels.relevance if hasattr(qrels, "relevance") else qrels
+    relevance = qrels.relevance if isinstance(qrels, Qrels) else qrels
     row_of = {q: i for i, q in enumerate(run.query_ids)}
     mrr_names = [f"mrr_at_{k}" for k in result.k_values]
     columns = {name: list(values) for name, values in result.columns.items()}
