@@ -265,7 +265,7 @@ def run_command(
             report = api.run(
                 model, tasks, batch_size=batch_size, query_batch_size=query_batch_size,
                 num_workers=num_workers, device=device, allow_unpinned=allow_unpinned, save_run=save_run,
-                events=events, **common,
+                events=events, allow_failures=True, **common,
             )
     except JinaVDRError as exc:
         fail(exc, err)

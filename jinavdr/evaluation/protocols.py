@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from jinavdr.catalogue.dataset import Qrels
-from jinavdr.errors import JinaVDRError, UnknownNameError
+from jinavdr.errors import ArgumentError, UnknownNameError
 from jinavdr.evaluation.metrics import K_VALUES, Evaluation, evaluate
 from jinavdr.models.ranking import Run, trec_tie_order
 
@@ -77,10 +77,11 @@ class EvaluationProtocol:
             return
         no_qa = [task.name for task in tasks if not task.qa_repo]
         if no_qa:
-            raise JinaVDRError(
-                f"protocol {self.name!r} reads the QA copies of the datasets, and {', '.join(no_qa)} "
+            raise ArgumentError(
+                "protocol",
+                f"{self.name!r} reads the QA copies of the datasets, and {', '.join(no_qa)} "
                 f"{'has' if len(no_qa) == 1 else 'have'} none (local folders and the sample use the BEIR "
-                "layout). Use --protocol beir for them."
+                "layout). Use protocol 'beir' for them.",
             )
 
     def recorded_source(self, task: TaskSpec) -> tuple[str, str | None]:
