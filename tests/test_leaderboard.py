@@ -511,7 +511,8 @@ def test_cli_html_is_self_contained(tmp_path):
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert html.count('src="data:image/png;base64,') == 2
-    assert "<script" not in html and "http" not in html
+    # nothing is loaded from elsewhere (links to a pinned Hub commit are plain anchors, not resources)
+    assert "<script" not in html and 'src="http' not in html and "<link" not in html and "url(http" not in html
 
 
 def test_references_without_data_for_the_collection_are_left_out(tmp_path, references):
