@@ -188,7 +188,10 @@ def run(
         num_workers=num_workers, use_cache=use_cache, cache_dir=cache_dir, strict=strict,
         overwrite=overwrite, save_run=save_run,
     )
+    from jinavdr.models.registry import is_pinned, runs_remote_code
+
     spec = _resolve_model(model, model_options)
+    options.unpinned_remote_code = allow_unpinned and runs_remote_code(spec) and not is_pinned(spec)
     units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
     units = select_shard(units, shard)
     store = ResultStore(results_dir)
@@ -273,7 +276,10 @@ def _cached_counts(
     from jinavdr.engine.encoding import page_keys, query_keys
 
     cache = EmbeddingCache(cache_dir)
-    key = spec.cache_key(device)
+    keys = cache.keys_for(spec.cache_key(device))  # the adapter's own settings are known after loading
+    if not keys:
+        return 0, 0
+    key = keys[0]
     q = sum(cache.contains(key, "query", query_keys(subset.queries.texts)))
     p = sum(cache.contains(key, "page", page_keys(subset.corpus, page_input)))
     return q, p

@@ -560,5 +560,103 @@ def test_a_null_qrels_score_names_the_row(tmp_path):
         corpus_of({"d1": PAGES["d1"]}),
         {"query-id": ["q1"], "corpus-id": ["d1"], "score": [None]},
     )
-    with pytest.raises(DataError, match=r"query 'q1' and page 'd1' the score None, which is not an integer grade"):
+    with pytest.raises(DataError, match=r"row 0 of the qrels \(query 'q1', page 'd1'\) has score None, which is not an "
+                                        r"integer grade; fix that row of the qrels$"):
         load_subset(str(tmp_path / "n"))
+
+
+# -------------------------------------------------------------------------------------------------
+# Qrels and queries are validated, never coerced
+# -------------------------------------------------------------------------------------------------
+
+FLOAT_QRELS = Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("float64")})
+
+
+def _qrels_case(tmp_path: Path, scores: list, pairs: list[tuple[str, str]] | None = None,
+                features: Features = QRELS_FEATURES) -> Path:
+    pairs = pairs or [("q1", "d1"), ("q2", "d2")][: len(scores)]
+    write_subset(
+        tmp_path / "g",
+        {"query-id": ["q1", "q2"], "query": ["red", "green"]},
+        corpus_of({"d1": PAGES["d1"], "d2": PAGES["d2"]}),
+        {"query-id": [q for q, _ in pairs], "corpus-id": [d for _, d in pairs], "score": scores},
+        qrels_features=features,
+    )
+    return tmp_path / "g"
+
+
+def test_a_fractional_grade_is_refused_not_truncated(tmp_path):
+    root = _qrels_case(tmp_path, [1.0, 0.5], features=FLOAT_QRELS)
+    with pytest.raises(DataError, match=r"row 1 of the qrels \(query 'q2', page 'd2'\) has score 0.5, which is not an "
+                                        r"integer grade \(fractional grades are not rounded\)"):
+        load_subset(str(root))
+
+
+def test_whole_float_grades_are_integers(tmp_path):
+    subset = load_subset(str(_qrels_case(tmp_path, [1.0, 2.0], features=FLOAT_QRELS)))
+    assert subset.qrels.relevance == {"q1": {"d1": 1}, "q2": {"d2": 2}}
+    assert all(type(g) is int for docs in subset.qrels.relevance.values() for g in docs.values())
+
+
+def test_a_pair_judged_twice_with_different_grades_names_both_rows(tmp_path):
+    root = _qrels_case(tmp_path, [1, 1, 2], [("q1", "d1"), ("q2", "d2"), ("q1", "d1")])
+    with pytest.raises(DataError, match=r"judge query 'q1' and page 'd1' twice with different grades \(1 in row 0, "
+                                        r"2 in row 2\); keep one of the rows$"):
+        load_subset(str(root))
+
+
+def test_a_pair_repeated_with_the_same_grade_warns_and_is_counted(tmp_path):
+    from jinavdr.catalogue.loaders import DataWarning
+
+    root = _qrels_case(tmp_path, [1, 1, 1, 1], [("q1", "d1"), ("q2", "d2"), ("q1", "d1"), ("q1", "d1")])
+    with pytest.warns(DataWarning, match=r"2 qrels row\(s\) repeat a \(query, page\) pair with the same grade"):
+        subset = load_subset(str(root))
+    assert subset.qrels.relevance == {"q1": {"d1": 1}, "q2": {"d2": 1}} and subset.duplicate_qrels == 2
+
+
+def test_a_query_whose_only_judgement_is_negative_is_refused(tmp_path):
+    """It used to be dropped silently as 'no relevant page'; docs/scoring.md promises an error."""
+    root = _qrels_case(tmp_path, [1, -1])
+    with pytest.raises(DataError, match=r"row 1 of the qrels \(query 'q2', page 'd2'\) has score -1, a negative grade"):
+        load_subset(str(root))
+
+
+def test_a_text_grade_is_refused(tmp_path):
+    features = Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("string")})
+    with pytest.raises(DataError, match=r"row 0 of the qrels \(query 'q1', page 'd1'\) has score '1', which is not"):
+        load_subset(str(_qrels_case(tmp_path, ["1", "1"], features=features)))
+
+
+def test_a_bytes_query_column_is_refused(tmp_path):
+    root = tmp_path / "b"
+    write_part(root / "queries", {"query-id": ["q1"], "query": [b"red"]},
+               Features({"query-id": Value("string"), "query": Value("binary")}))
+    write_part(root / "corpus", corpus_of({"d1": PAGES["d1"]}), CORPUS_FEATURES)
+    write_part(root / "qrels", {"query-id": ["q1"], "corpus-id": ["d1"], "score": [1]}, QRELS_FEATURES)
+    with pytest.raises(DataError, match=r"the queries' 'query' column has type binary, not text"):
+        load_subset(str(root))
+
+
+@pytest.mark.parametrize(("text", "what"), [(None, "null"), ("", "empty"), ("  \t", "only whitespace")])
+def test_a_blank_query_names_its_row(tmp_path, text, what):
+    write_subset(
+        tmp_path / "e",
+        {"query-id": ["q1", "q2"], "query": ["red", text]},
+        corpus_of({"d1": PAGES["d1"]}),
+        {"query-id": ["q1", "q2"], "corpus-id": ["d1", "d1"], "score": [1, 1]},
+    )
+    with pytest.raises(DataError, match=rf"row 1 of the queries \(query 'q2'\) has a {what} query text; fix or remove"):
+        load_subset(str(tmp_path / "e"))
+
+
+def test_qa_layout_refuses_blank_and_bytes_queries(tmp_path):
+    features = Features({"query": Value("string"), "image": HFImage(), "image_filename": Value("string")})
+    write_part(tmp_path / "w" / "default", {"query": ["a", " "], "image": [{"bytes": PAGES["d1"], "path": None}] * 2,
+                                            "image_filename": ["a.png", "b.png"]}, features)
+    with pytest.raises(DataError, match=r"row 1 has an only-whitespace query text"):
+        load_qa_subset("tabfquad", source=tmp_path / "w")
+    features = Features({"query": Value("binary"), "image": HFImage(), "image_filename": Value("string")})
+    write_part(tmp_path / "b" / "default", {"query": [b"a"], "image": [{"bytes": PAGES["d1"], "path": None}],
+                                            "image_filename": ["a.png"]}, features)
+    with pytest.raises(DataError, match=r"the 'query' column has type binary, not text"):
+        load_qa_subset("tabfquad", source=tmp_path / "b")

@@ -322,3 +322,53 @@ def test_cache_key_resolves_automatic_dtype_per_device():
     assert resolve("jina-v4", dtype="float32").cache_key("cuda") == auto.cache_key("cpu")
     bm25 = resolve("bm25")
     assert "dtype" not in bm25.options and bm25.cache_key("cuda") == bm25.key()
+
+
+# --------------------------------------------------------------------------------------------------
+# One remote-code rule for every adapter and id
+# --------------------------------------------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("st:someone/custom-model", {"trust_remote_code": "true"}),
+        ("python:tests.test_registry:FakeEncoder", {"trust_remote_code": "yes"}),
+        ("jina-v4", {"model_id": "someone/fine-tuned-v4"}),  # another id: the entry's pin does not apply
+    ],
+)
+def test_remote_code_rule_applies_to_every_adapter_and_id(name: str, options: dict[str, str]) -> None:
+    spec = dataclasses.replace(registry.resolve(name, **options), requires=(), factory="tests.test_registry:FakeEncoder")
+    assert registry.runs_remote_code(spec) and not registry.is_pinned(spec)
+    with pytest.raises(JinaVDRError, match=r"only runs at a pinned 40-hex commit, but the revision is None.*--allow-unpinned"):
+        registry.load(spec, device="cpu")
+    assert isinstance(registry.load(spec, device="cpu", allow_unpinned=True), FakeEncoder)
+    pinned = dataclasses.replace(registry.resolve(name, revision=SHA, **options), requires=(),
+                                 factory="tests.test_registry:FakeEncoder")
+    assert isinstance(registry.load(pinned, device="cpu"), FakeEncoder)
+
+
+def test_trust_remote_code_false_is_not_remote_code() -> None:
+    assert not registry.runs_remote_code(registry.resolve("st:someone/model", trust_remote_code="false"))
+    assert not registry.runs_remote_code(registry.resolve("st:someone/model"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Outside adapters: their source is part of the cache key, never of the slug
+# --------------------------------------------------------------------------------------------------
+
+
+def test_python_adapter_code_changes_the_cache_key_not_the_slug(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "my_adapter_mod.py"
+    module.write_text("class Enc:\n    scale = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = registry.resolve("python:my_adapter_mod:Enc")
+    assert first.code_fingerprint is not None and first.cache_key("cpu") != first.key()
+    module.write_text("class Enc:\n    scale = 2.0\n")  # an edited adapter
+    second = registry.resolve("python:my_adapter_mod:Enc")
+    assert second.code_fingerprint != first.code_fingerprint
+    assert second.cache_key("cpu") != first.cache_key("cpu")
+    assert second.slug() == first.slug() and second.key() == first.key()
+    assert registry.resolve("bm25").code_fingerprint is None  # jinavdr's own adapters: versioned with it

@@ -73,6 +73,7 @@ def cache_info(
 ) -> None:
     """Size and entries per model settings."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from jinavdr.engine.cache import EmbeddingCache
@@ -99,6 +100,13 @@ def cache_info(
         )
     console.print(table)
     console.print(f"total: {sum(i.bytes for i in infos) / 1e6:.1f} MB in {len(infos)} model setting(s)")
+    for info in infos:
+        for damage in info.damaged:
+            console.print(f"[yellow]damaged shard[/yellow] {escape(info.key[:12])}/{escape(damage)} "
+                          "(set aside and re-encoded by the next run that needs it)", highlight=False)
+        if info.quarantined:
+            console.print(f"{info.key[:12]}: {info.quarantined} damaged shard(s) in "
+                          f"{escape(str(cache.model_dir(info.key) / 'quarantine'))} (safe to delete)", highlight=False)
 
 
 def cache_clear(
@@ -107,8 +115,9 @@ def cache_clear(
                                      "`jinavdr cache info`."),
     option: list[str] = typer.Option([], "--option", "-o", help="Model option key=value (with --model)."),
     root: Path | None = typer.Option(None, "--root", help="Cache folder."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Clear the whole cache without asking (for scripts)."),
 ) -> None:
-    """Remove cached embeddings (all, or one model's)."""
+    """Remove cached embeddings (all, or one model's). Clearing everything asks first unless --yes."""
     from jinavdr.engine.cache import EmbeddingCache
     from jinavdr.errors import JinaVDRError
     from jinavdr.models import registry
@@ -116,6 +125,9 @@ def cache_clear(
     cache = EmbeddingCache(root)
     try:
         if model is None:
+            if not yes and not _confirm(f"Delete every cached embedding under {cache.root}?"):
+                raise JinaVDRError("nothing removed: confirm the prompt, or pass --yes to clear the whole cache "
+                                   "(--model clears one model's entries)")
             n = cache.clear()
         elif not model.strip():
             raise JinaVDRError("--model is empty: name a model, slug or key prefix, or leave out --model "
@@ -136,6 +148,14 @@ def cache_clear(
     except JinaVDRError as exc:
         fail(exc)
     typer.echo(f"removed {n} model setting(s) from {cache.root}")
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; no answer (end of input, as in a script without --yes) means no."""
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        return False
 
 
 def register(app: typer.Typer) -> None:

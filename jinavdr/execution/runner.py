@@ -98,10 +98,15 @@ class RunOptions:
     save_run: bool = False
     #: metric cutoffs; None = the protocol's own (:attr:`EvaluationProtocol.k_values`)
     k_values: tuple[int, ...] | None = None
+    #: the model runs remote code at an unpinned revision (``--allow-unpinned``); recorded when True
+    unpinned_remote_code: bool = False
 
     def run_options(self) -> dict[str, Any]:
         """The options recorded in (and compared by) the manifest."""
-        return {"k": self.k, "strict": self.strict}
+        recorded: dict[str, Any] = {"k": self.k, "strict": self.strict}
+        if self.unpinned_remote_code:
+            recorded["unpinned_remote_code"] = True
+        return recorded
 
     @property
     def page_batch(self) -> int:
@@ -424,6 +429,7 @@ class Runner:
             n_pages=len(subset.corpus),
             n_qrels=len(subset.qrels),
             dropped_queries=subset.dropped_queries,
+            duplicate_qrels=getattr(subset, "duplicate_qrels", 0),
             timings=timings,
             cache=cache,
             peak_memory_mb=None if memory.peak_mb is None else round(memory.peak_mb, 1),
@@ -466,11 +472,18 @@ class Runner:
 
 def model_info_from_spec(spec: Any) -> ModelInfo:
     """What is known of a :class:`~jinavdr.models.registry.ModelSpec` before loading it."""
+    settings = spec.settings()
+    if getattr(spec, "code_fingerprint", None):
+        settings[CODE_SETTING] = spec.code_fingerprint
     return ModelInfo(
         name=spec.name, slug=spec.slug(), adapter=spec.adapter, model_id=spec.model_id,
-        revision=spec.revision, settings=spec.settings(), dtype=spec.options.get("dtype"),
+        revision=spec.revision, settings=settings, dtype=spec.options.get("dtype"),
         cache_key=spec.key(),
     )
+
+
+#: manifest setting holding the sha256 of an outside adapter's source (python:, entry points)
+CODE_SETTING = "adapter_code_sha256"
 
 
 def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
@@ -489,6 +502,8 @@ def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
 def complete_model_info(info: ModelInfo, adapter: Any) -> ModelInfo:
     """``info`` with the adapter's own ``settings()`` (which may add what it resolved at load time)."""
     settings = dict(adapter.settings())
+    if CODE_SETTING in info.settings:
+        settings[CODE_SETTING] = info.settings[CODE_SETTING]
     revision = settings.get("revision") or info.revision
     dtype = settings.get("dtype", info.dtype)
     return ModelInfo(
@@ -518,6 +533,20 @@ class _CountingEncoder:
 
     def settings(self) -> dict[str, Any]:
         return self.inner.settings()
+
+    def __getattr__(self, name: str) -> Any:
+        """The optional split page path (``page_tokens``, ``page_preparer``, ``token_budget``) of the
+        wrapped encoder; ``embed_prepared`` below also reports progress."""
+        if name in ("page_tokens", "page_preparer", "token_budget", "device"):
+            return getattr(self.inner, name)
+        raise AttributeError(name)
+
+    def embed_prepared(self, inputs: Any, timings: dict[str, float] | None = None) -> Any:
+        if not callable(getattr(self.inner, "embed_prepared", None)):
+            raise AttributeError("embed_prepared")
+        out = self.inner.embed_prepared(inputs, timings)
+        self.report("pages", len(out))
+        return out
 
 
 def protocol_depth(options: RunOptions) -> int | None:
@@ -576,6 +605,18 @@ class DefaultBackend:
             self._cache = EmbeddingCache(options.cache_dir)
         return self._cache
 
+    def model_key(self, adapter: Any, cache: Any) -> str:
+        """The embedding cache key of ``adapter`` (:func:`jinavdr.engine.cache.adapter_key`), described
+        in ``cache`` (settings, slug, base key) for ``jinavdr cache info`` and ``plan``."""
+        from jinavdr.engine.cache import adapter_key
+
+        base = self.spec.cache_key(self.device)
+        settings = dict(adapter.settings())
+        key = adapter_key(base, settings)
+        if cache is not None:
+            cache.describe(key, {**self.spec.settings(), **settings}, self.spec.slug(), base=base)
+        return key
+
     def encoders(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """The query and page encoding functions (a distributed run shares them across ranks)."""
         from jinavdr.engine.encoding import encode_pages, encode_queries
@@ -618,7 +659,7 @@ class DefaultBackend:
 
         counting = _CountingEncoder(model, report)
         store = self.cache(options)
-        key = self.spec.cache_key(self.device)
+        key = self.model_key(model, store)
         t0 = time.perf_counter()
         progress("queries", 0, totals["queries"])
         q_emb, q_stats = encode_queries(

@@ -148,6 +148,9 @@ class ModelSpec:
     #: content digest of a local checkpoint folder (None for Hub ids): a checkpoint replaced at the
     #: same path gets a new cache key and can never mix with the old one's results.
     fingerprint: str | None = None
+    #: sha256 of the adapter's source files when its code lives outside jinavdr (``python:``, entry
+    #: points): part of the embedding cache key and recorded in results, never of the slug.
+    code_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -184,10 +187,13 @@ class ModelSpec:
         ``dtype=None`` means bfloat16 on CUDA and float32 elsewhere, so GPU and CPU runs of one spec
         never share embeddings of different precision.
         """
-        if "dtype" not in self.options or self.options["dtype"] not in (None, "auto"):
+        settings = self.settings()
+        if self.code_fingerprint:
+            settings["adapter_code_sha256"] = self.code_fingerprint
+        if "dtype" in self.options and self.options["dtype"] in (None, "auto"):
+            settings["dtype"] = "bfloat16" if str(device).startswith("cuda") else "float32"
+        if settings == self.settings():
             return self.key()
-        resolved = "bfloat16" if str(device).startswith("cuda") else "float32"
-        settings = {**self.settings(), "dtype": resolved}
         blob = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -217,7 +223,7 @@ class ModelSpec:
         ]
         readable = "__".join([base, *parts])
         if len(readable) > 80:
-            readable = base
+            readable = base if len(base) <= 200 else base[:200]  # a folder name has at most 255 bytes
         return f"{readable}__{self.key()[:8]}"
 
     def __eq__(self, other: object) -> bool:
@@ -648,9 +654,34 @@ def resolve(name: str, **options: Any) -> ModelSpec:
     """
     spec = _resolve(name, **options)
     path = Path(spec.model_id).expanduser()
-    if path.is_dir():
+    if _exists(path, folder=True):
         spec = replace(spec, fingerprint=checkpoint_fingerprint(path))
+    if not spec.factory.startswith("jinavdr."):
+        spec = replace(spec, code_fingerprint=code_fingerprint(spec.factory))
     return spec
+
+
+def _exists(path: Path, *, folder: bool = False) -> bool:
+    """``path.exists()`` (or ``is_dir()``) that treats a name too long for the file system as absent."""
+    try:
+        return path.is_dir() if folder else path.exists()
+    except OSError:
+        return False
+
+
+def code_fingerprint(factory: str) -> str | None:
+    """sha256 of the source file of an adapter's module (``"package.module:Class"``); None when it
+    cannot be found (the module is then imported by :func:`load` and fails there with a clear
+    error). Helpers the module imports from other files are not covered."""
+    module = factory.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = Path(found.origin) if found is not None and found.origin else None
+    if origin is None or not origin.is_file():
+        return None
+    return hashlib.sha256(origin.read_bytes()).hexdigest()
 
 
 def checkpoint_fingerprint(folder: Path, *, edge_bytes: int = 1 << 20) -> str:
@@ -775,11 +806,18 @@ def available(spec: ModelSpec) -> tuple[bool, str, str]:
     return True, "", ""
 
 
+def runs_remote_code(spec: ModelSpec) -> bool:
+    """True when ``spec`` runs code from its model repository: its entry says so, or any adapter
+    (``st:``, ``python:``, entry points) is given ``trust_remote_code`` as an option."""
+    value = spec.options.get("trust_remote_code", False)
+    return spec.trust_remote_code or (bool(value) and str(value).strip().lower() not in ("false", "0", "no", "none"))
+
+
 def is_pinned(spec: ModelSpec) -> bool:
     """A full 40-hex commit, or a local folder (whose code is the user's own)."""
     if spec.revision and _SHA_RE.match(spec.revision):
         return True
-    return Path(spec.model_id).expanduser().exists()
+    return _exists(Path(spec.model_id).expanduser())
 
 
 def _check_device(device: str) -> None:
@@ -836,11 +874,12 @@ def load(spec: ModelSpec, *, device: str | None = None, allow_unpinned: bool = F
     missing = _missing_packages(spec)
     if missing:
         raise MissingDependencyError(f"model {spec.name!r}", spec.extra or "text", missing[0])
-    if spec.trust_remote_code and not allow_unpinned and not is_pinned(spec):
+    if runs_remote_code(spec) and not allow_unpinned and not is_pinned(spec):
         raise JinaVDRError(
             f"model {spec.name!r} runs code from its Hub repository ({spec.model_id}); it only runs "
-            f"at a pinned 40-hex commit, but the revision is {spec.revision!r}. Pass revision=<commit>, "
-            "or allow_unpinned=True (--allow-unpinned) to run whatever the repository holds now."
+            f"at a pinned 40-hex commit, but the revision is {spec.revision!r}. Pass -o revision=<commit>, "
+            "or --allow-unpinned (allow_unpinned=True) to run whatever the repository holds now "
+            "(the result file then records unpinned_remote_code)."
         )
     device = device or default_device()
     _check_device(device)

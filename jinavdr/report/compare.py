@@ -44,6 +44,7 @@ from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
 from jinavdr.report.format import p_phrase
 from jinavdr.results.schema import ResultFile, SubsetResult
 from jinavdr.results.store import UNCOMPARED_RUN_OPTIONS, iter_result_paths, read_result_file
+from jinavdr.results.validate import validate_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -532,6 +533,8 @@ def compare(
         max_drop_points=max_drop_points, alpha=alpha, per_dataset=per_dataset, min_effect_points=min_effect_points, exact=exact,
         tolerance=tolerance, require_complete=require_complete, force=force, n_resamples=n_resamples, seed=seed,
     )
+    for rf in [*baseline, *candidate]:  # files were checked when read; results built in memory are checked here
+        validate_result(rf, f"{rf.model_slug}/{rf.dataset}.json")
     base, cand = _by_dataset(baseline, "baseline"), _by_dataset(candidate, "candidate")
     common = [d for d in base if d in cand]
     pairs = {d: (base[d], cand[d]) for d in common}
