@@ -74,6 +74,7 @@ def model_status(entry, reachable: Callable[[], bool], device: str, memory: floa
         "weights": {"ok": weights_ok, "detail": weights, "fix": weights_fix},
         "device": {"ok": fits, "detail": device_note, "fix": "" if fits else "use a GPU with more memory"},
         "description": entry.description,
+        "profiles": [p.name for p in entry.profiles], "default_profile": entry.default_profile,
     }
 
 
@@ -103,19 +104,29 @@ def models_command(
     table.add_column("name", no_wrap=True)
     table.add_column("checkpoint", overflow="fold")
     table.add_column("input")
+    table.add_column("profiles")
     table.add_column("runs here")
     fixes: list[str] = []
     for r in rows:
-        rev = f"@{r['revision'][:8]}" if r["revision"] else (" (unpinned)" if "/" in r["model_id"] else "")
+        rev = f"@{r['revision'][:8]}" if r["revision"] else _unpinned(r["model_id"], r["revision_note"])
+        profiles = ", ".join(f"{p}*" if p == r["default_profile"] else p for p in r["profiles"]) or "-"
         runs = "[green]yes[/green]" if r["runnable"] else f"[yellow]no[/yellow]: {', '.join(r['missing'])}"
-        table.add_row(r["name"], escape(f"{r['model_id']}{rev}"), r["page_input"], runs)
+        table.add_row(r["name"], escape(f"{r['model_id']}{rev}"), r["page_input"], profiles, runs)
         for part in r["missing"]:
             fix = r[part]["fix"] or r[part]["detail"]
             fixes.append(f"{r['name']}: {part}: {r[part]['detail']}; fix: {fix}")
     console.print(table)
-    console.print("Also: st:<hub id or path>, mteb:<name>, python:module:Class. Details: --json.", highlight=False)
+    console.print("Also: st:<hub id or path>, mteb:<name>, python:module:Class. * = default profile. "
+                  "Details: --json.", highlight=False)
     for line in fixes:
         console.print(escape(line), highlight=False)
+
+
+def _unpinned(model_id: str, note: str) -> str:
+    """What the listing says of a checkpoint without a pinned revision (a Hub id: why not pinned)."""
+    if "/" not in model_id:
+        return ""  # no checkpoint (bm25)
+    return f" ({note})" if note else " (unpinned)"
 
 
 def cache_info(

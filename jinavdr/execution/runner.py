@@ -96,7 +96,8 @@ class RunOptions:
     strict: bool = False
     overwrite: bool = False
     save_run: bool = False
-    k_values: tuple[int, ...] = (1, 3, 5, 10, 20, 100)
+    #: metric cutoffs; None = the protocol's own (:attr:`EvaluationProtocol.k_values`)
+    k_values: tuple[int, ...] | None = None
     #: the model runs remote code at an unpinned revision (``--allow-unpinned``); recorded when True
     unpinned_remote_code: bool = False
 
@@ -314,7 +315,7 @@ class Runner:
             if existing is None:
                 continue
             manifest = self.manifest(unit)
-            if unit.revision is None:  # resolved when the subset loads (protocol paper); add_subset compares it
+            if unit.revision is None:  # resolved when the subset loads (the QA copies); add_subset compares it
                 manifest = manifest.model_copy(update={"dataset_revision": existing.manifest.dataset_revision})
             check_compatible(existing, manifest, self.store.path(self.model.slug, unit.dataset), partial=partial)
 
@@ -560,8 +561,19 @@ def protocol_depth(options: RunOptions) -> int | None:
 
 def effective_k_values(options: RunOptions) -> tuple[int, ...]:
     """Metric cutoffs that the ranking depth supports (all of them for a full-corpus ranking)."""
+    from jinavdr.evaluation.protocols import get_protocol
+
+    protocol = get_protocol(options.protocol)
     depth = protocol_depth(options)
-    return tuple(k for k in options.k_values if depth is None or k <= depth)
+    ks = protocol.k_values if options.k_values is None else options.k_values
+    return tuple(k for k in ks if depth is None or k <= depth)
+
+
+def is_lexical(adapter: Any) -> bool:
+    """A searcher that ranks by itself, without embeddings (BM25): protocols may treat it apart."""
+    from jinavdr.models.base import Searcher
+
+    return isinstance(adapter, Searcher) and not hasattr(adapter, "encode_pages")
 
 
 class DefaultBackend:
@@ -572,11 +584,14 @@ class DefaultBackend:
         self.device = device
         self.allow_unpinned = allow_unpinned
         self._cache: Any = None
+        #: the loaded model ranks by itself from text (a lexical searcher such as BM25)
+        self._lexical = False
 
     def load_model(self) -> tuple[Any, ModelInfo]:
         from jinavdr.models.registry import load
 
         adapter = load(self.spec, device=self.device, allow_unpinned=self.allow_unpinned)
+        self._lexical = is_lexical(adapter)
         return adapter, complete_model_info(model_info_from_spec(self.spec), adapter)
 
     def check_sources(self, model_name: str, todo: Sequence[WorkUnit], options: RunOptions) -> None:
@@ -604,11 +619,9 @@ class DefaultBackend:
         raise JinaVDRError(hub.offline_help(needed, cmd, status))
 
     def load_subset(self, unit: WorkUnit, options: RunOptions) -> Subset:
-        from jinavdr.catalogue import loaders as data
+        from jinavdr.evaluation.protocols import get_protocol
 
-        if options.protocol == "paper":
-            return data.load_qa_subset(unit.task, unit.subset_spec)
-        return data.load_subset(unit.task, unit.subset_spec, strict=options.strict)
+        return get_protocol(options.protocol).load_subset(unit.task, unit.subset_spec, strict=options.strict)
 
     def cache(self, options: RunOptions) -> Any:
         if not options.use_cache:
@@ -641,10 +654,8 @@ class DefaultBackend:
         self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None],
     ) -> Run:
-        from jinavdr.models.base import Searcher
-
         depth = protocol_depth(options)
-        if isinstance(model, Searcher) and not hasattr(model, "encode_pages"):
+        if is_lexical(model):
             n = len(subset.corpus)
             progress("scoring", 0, 1)
             t0 = time.perf_counter()
@@ -706,7 +717,8 @@ class DefaultBackend:
         from jinavdr.evaluation.protocols import get_protocol
 
         evaluation = get_protocol(options.protocol).evaluate(
-            run, subset.qrels, corpus=subset.corpus, k_values=effective_k_values(options)
+            run, subset.qrels, corpus=subset.corpus, queries=subset.queries, k_values=effective_k_values(options),
+            lexical=self._lexical,
         )
         return dict(evaluation.metrics), evaluation.values(MAIN_METRIC)
 

@@ -41,7 +41,15 @@ An entry's ``options`` must list every option its adapter reads, with the adapte
 (``tests/test_registry.py`` checks them against the class attribute ``defaults`` of HF adapters):
 :func:`resolve` rejects any other option name, so typos never pass silently.
 
-Pinned revisions come from MTEB's model metadata (mteb 2.26) unless marked ``revision_note``.
+Reference profiles: an entry may declare :class:`Profile` objects (``paper``: the settings jina-vdr,
+the paper's harness, ran the model with; ``mteb``: MTEB's wrapper) and a default one. ``profile=``
+picks one; its options become the defaults, ``profile`` itself is recorded as an option (so it is
+part of the settings, the cache key and the slug), and options given explicitly still win. An entry
+without a default profile records no ``profile`` option unless one is asked for (bm25 keeps its own
+method by default). docs/models.md has the reproduction table.
+
+Pinned revisions come from MTEB's model metadata (mteb 2.26) unless marked ``revision_note``, which
+then says why the default is not pinned.
 """
 
 from __future__ import annotations
@@ -68,6 +76,20 @@ _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
+class Profile:
+    """Settings that reproduce one reference harness (``-o profile=paper`` / ``-o profile=mteb``).
+
+    ``options`` override the entry's defaults (and may add options only this profile reads);
+    ``reproduces`` names the published number the profile is meant to match (empty: none).
+    """
+
+    name: str  # "paper" (jina-vdr, the paper's harness) or "mteb"
+    options: Mapping[str, Any]
+    reproduces: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """One named model: how to build it and its defaults. Strings only (lazy import)."""
 
@@ -85,6 +107,23 @@ class ModelEntry:
     description: str = ""
     aliases: tuple[str, ...] = ()
     revision_note: str = ""  # e.g. "unverified" when no trusted source pinned the revision
+    #: reference profiles (see :class:`Profile`) and the one used when none is asked for (None: the
+    #: entry's own settings, recorded without a ``profile`` option)
+    profiles: tuple[Profile, ...] = ()
+    default_profile: str | None = None
+
+    def profile(self, name: str) -> Profile:
+        """The profile called ``name``; :class:`UnknownNameError` lists this entry's profiles."""
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        raise UnknownNameError(f"profile of model {self.name!r}", name, [p.name for p in self.profiles])
+
+    def defaults_for(self, profile: str | None) -> dict[str, Any]:
+        """The entry's option defaults under ``profile`` (``profile`` itself recorded as an option)."""
+        if profile is None:
+            return dict(self.options)
+        return {**self.options, **self.profile(profile).options, "profile": profile}
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,6 +251,19 @@ def _colvision_options(arch: str) -> dict[str, Any]:
 
 _VISION_REQ = ("transformers",)
 
+# Reference profiles (docs/models.md has the reproduction table). "paper" = the settings jina-vdr (the
+# paper's harness, vidore-benchmark fork) ran a baseline with; "mteb" = MTEB's model wrapper.
+_PAPER_TABLE = "jina-embeddings-v4 paper (arXiv 2506.18902v3), Tables A2 and A4-A7"
+
+
+def _paper(row: str, note: str = "", **options: Any) -> Profile:
+    return Profile("paper", options, reproduces=f"{_PAPER_TABLE}, row {row!r}", note=note)
+
+
+def _mteb(note: str = "", **options: Any) -> Profile:
+    return Profile("mteb", options, reproduces="MTEB's model wrapper (mteb 2.x, pinned revision)", note=note)
+
+
 ENTRIES: tuple[ModelEntry, ...] = (
     ModelEntry(
         name="jina-v4",
@@ -245,6 +297,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="text",
         description="jina-embeddings-v3 over the OCR text (retrieval.query / retrieval.passage)",
         aliases=("jina-embeddings-v3", "jinaai/jina-embeddings-v3"),
+        profiles=(_paper("jina-embeddings-v3+ocr", "jina-vdr loads it without a dtype: float32", dtype="float32"),),
+        default_profile="paper",
     ),
     ModelEntry(
         name="jina-clip-v2",
@@ -260,6 +314,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="image",
         description="jina-clip-v2 text and image towers, dot product",
         aliases=("jinaai/jina-clip-v2",),
+        profiles=(_paper("jina-clip-v2", "jina-vdr loads it without a dtype: float32", dtype="float32"),),
+        default_profile="paper",
     ),
     ModelEntry(
         name="siglip",
@@ -269,11 +325,18 @@ ENTRIES: tuple[ModelEntry, ...] = (
         revision="9fdffc58afc957d1a03a25b10dba0329ab15c2a3",
         extra="vision",
         requires=_VISION_REQ,
-        options={"dtype": None, "attn_implementation": None, "max_length": None},
-        similarity="cosine",
+        options={"dtype": None, "attn_implementation": None, "max_length": None, "normalize": True},
+        similarity="dot",
         page_input="image",
         description="SigLIP so400m/14 @384 (ViDoRe v1 baseline), text padded to max_length",
         aliases=("google/siglip-so400m-patch14-384",),
+        profiles=(
+            Profile("paper", {"dtype": "float32", "normalize": False},
+                    reproduces="ViDoRe v1 table (vidore-benchmark / jina-vdr SigLIPRetriever)",
+                    note="float32, raw dot product of unnormalised features"),
+            _mteb("float32, cosine (L2-normalised features)", dtype="float32", normalize=True),
+        ),
+        default_profile="paper",
     ),
     ModelEntry(
         name="dse-qwen2",
@@ -292,6 +355,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         description="DSE on Qwen2-VL-2B: last-token embedding, first 1536 dims, max 1024 image tokens",
         aliases=("MrLight/dse-qwen2-2b-mrl-v1",),
         revision_note="not pinned: MrLight/dse-qwen2-2b-mrl-v1 is not in MTEB's registry",
+        profiles=(_paper("dse-qwen2-2b-mrl-v1", "bfloat16 as jina-vdr's DSEQwen2Retriever", dtype="bfloat16"),),
+        default_profile="paper",
     ),
     ModelEntry(
         name="bge-m3",
@@ -306,25 +371,46 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="text",
         description="BGE-M3 dense embeddings over the OCR text",
         aliases=("BAAI/bge-m3",),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
     ModelEntry(
         name="colpali-v1.2",
         factory=_COLVISION,
         family="colvision",
-        model_id="vidore/colpali-v1.2-hf",
-        revision=None,
-        extra="colvision",
-        requires=_VISION_REQ,
-        options=_colvision_options("colpali"),
+        model_id="vidore/colpali-v1.2",
+        revision="6b89bc63c16809af4d111bfe412e2ac6bc3c9451",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colpali_lora"),
         similarity="maxsim",
         page_input="image",
-        description="ColPali v1.2, transformers-native checkpoint (ColPaliForRetrieval)",
-        aliases=("vidore/colpali-v1.2", "vidore/colpali-v1.2-hf"),
-        revision_note="unverified: the -hf id is assumed by analogy with colpali-v1.3-hf; MTEB pins "
-        "vidore/colpali-v1.2@6b89bc63 (PEFT, colpali-engine), not a -hf conversion",
+        description="ColPali v1.2 (LoRA on PaliGemma-3B, colpali-engine), the paper's baseline",
+        aliases=("vidore/colpali-v1.2",),
+        profiles=(
+            _paper("colpali-v1.2", "bfloat16 as jina-vdr's ColPaliRetriever", dtype="bfloat16"),
+            _mteb("float16", dtype="float16"),
+        ),
+        default_profile="paper",
     ),
     ModelEntry(
         name="colpali-v1.3",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colpali-v1.3",
+        revision="1b5c8929330df1a66de441a9b5409a878f0de5b0",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colpali_lora"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColPali v1.3 (LoRA on PaliGemma-3B, colpali-engine)",
+        aliases=("colpali", "vidore/colpali-v1.3"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
+    ),
+    ModelEntry(
+        name="colpali-v1.3-hf",
         factory=_COLVISION,
         family="colvision",
         model_id="vidore/colpali-v1.3-hf",
@@ -334,13 +420,29 @@ ENTRIES: tuple[ModelEntry, ...] = (
         options=_colvision_options("colpali"),
         similarity="maxsim",
         page_input="image",
-        description="ColPali v1.3, transformers-native checkpoint (ColPaliForRetrieval)",
-        aliases=("colpali", "vidore/colpali-v1.3", "vidore/colpali-v1.3-hf"),
-        revision_note="unverified: MTEB pins vidore/colpali-v1.3@1b5c8929 (PEFT, colpali-engine), "
-        "not the -hf conversion",
+        description="ColPali v1.3, transformers-native conversion (ColPaliForRetrieval), no colpali-engine",
+        aliases=("vidore/colpali-v1.3-hf",),
+        revision_note="not pinned: no reference (MTEB, jina-vdr) runs the -hf conversion, so no commit is "
+        "vouched for; pass revision=<commit> to pin it. The pinned default is colpali-v1.3",
     ),
     ModelEntry(
         name="colqwen2",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colqwen2-v1.0",
+        revision="530094e83a40ca4edcb5c9e5ddfa61a4b5ea0d2f",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colqwen2_lora"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColQwen2 v1.0 (LoRA on Qwen2-VL-2B, colpali-engine)",
+        aliases=("colqwen2-v1.0", "vidore/colqwen2-v1.0"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
+    ),
+    ModelEntry(
+        name="colqwen2-hf",
         factory=_COLVISION,
         family="colvision",
         model_id="vidore/colqwen2-v1.0-hf",
@@ -350,10 +452,10 @@ ENTRIES: tuple[ModelEntry, ...] = (
         options=_colvision_options("colqwen2"),
         similarity="maxsim",
         page_input="image",
-        description="ColQwen2 v1.0, transformers-native checkpoint (ColQwen2ForRetrieval)",
-        aliases=("colqwen2-v1.0", "vidore/colqwen2-v1.0", "vidore/colqwen2-v1.0-hf"),
-        revision_note="unverified: MTEB pins vidore/colqwen2-v1.0@530094e8 (PEFT, colpali-engine), "
-        "not the -hf conversion",
+        description="ColQwen2 v1.0, transformers-native conversion (ColQwen2ForRetrieval), no colpali-engine",
+        aliases=("colqwen2-v1.0-hf", "vidore/colqwen2-v1.0-hf"),
+        revision_note="not pinned: no reference (MTEB, jina-vdr) runs the -hf conversion, so no commit is "
+        "vouched for; pass revision=<commit> to pin it. The pinned default is colqwen2",
     ),
     ModelEntry(
         name="colqwen2.5",
@@ -368,6 +470,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="image",
         description="ColQwen2.5 v0.2 (LoRA on Qwen2.5-VL-3B)",
         aliases=("colqwen2.5-v0.2", "vidore/colqwen2.5-v0.2"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
     ModelEntry(
         name="colsmol",
@@ -382,6 +486,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="image",
         description="ColSmol 256M (LoRA on SmolVLM-256M)",
         aliases=("colsmol-256m", "colSmol-256M", "vidore/colSmol-256M"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
     ModelEntry(
         name="bm25",
@@ -396,6 +502,11 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="text",
         description="Okapi BM25 over the OCR text, multilingual tokeniser (CJK/Thai bigrams)",
         aliases=("bm25+ocr",),
+        profiles=(
+            _paper("bm25+ocr", "rank_bm25 BM25Okapi (epsilon-floored IDF), NLTK English tokens and stopwords",
+                   tokenizer="nltk-english", idf="okapi", epsilon=0.25),
+        ),
+        default_profile=None,
     ),
     ModelEntry(
         name="minilm",
@@ -630,7 +741,7 @@ def _resolve(name: str, **options: Any) -> ModelSpec:
             return _factory_spec(name, f"entry-point:{name}", ep.value, "entry-point", model_id,
                                  revision, options)
 
-    typed = _merge_options(entry.name, entry.options, options, strict=True)
+    typed, defaults = _entry_options(entry, options)
     mid = entry.model_id if model_id is None else str(model_id)
     if model_id is not None and "revision" not in checkpoint:
         revision = None  # another checkpoint: the entry's pinned commit does not apply
@@ -639,8 +750,22 @@ def _resolve(name: str, **options: Any) -> ModelSpec:
     return ModelSpec(name=name, adapter=entry.name, factory=entry.factory, family=entry.family,
                      model_id=mid, revision=revision, options=typed, extra=entry.extra,
                      requires=entry.requires, trust_remote_code=entry.trust_remote_code,
-                     defaults=entry.options, default_model_id=entry.model_id,
+                     defaults=defaults, default_model_id=entry.model_id,
                      default_revision=entry.revision)
+
+
+def _entry_options(entry: ModelEntry, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(typed options, defaults)`` of a named entry: the chosen profile's defaults (``profile``
+    option, else the entry's default profile) with the given options on top."""
+    given = dict(given)
+    profile = given.pop("profile", entry.default_profile)
+    if isinstance(profile, str) and profile.lower() in ("", "none"):
+        profile = None
+    if profile is not None and not entry.profiles:
+        raise JinaVDRError(f"model {entry.name!r} has no reference profiles; leave out the profile option")
+    base = entry.defaults_for(profile)
+    typed = _merge_options(entry.name, base, given, strict=True)
+    return typed, entry.defaults_for(entry.default_profile)
 
 
 def _factory_spec(name: str, adapter: str, factory: str, family: str, model_id: Any, revision: Any,

@@ -207,6 +207,7 @@ class JinaV4Encoder(HFEncoder):
             self.model = _load_remote(self, source)
             if source is not spec:  # loaded from the cached snapshot folder, whose name is the commit
                 self.resolved["commit"] = Path(source.model_id).name
+                self.resolved["adapters_revision"] = self.resolved["commit"]  # <snapshot>/adapters, same commit
             config = self.model.config
         else:
             if tokenizer is None or image_processor is None:
