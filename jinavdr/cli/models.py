@@ -12,12 +12,6 @@ from jinavdr.cli._common import fail
 cache_app = typer.Typer(help="Inspect or clear the embedding cache.", no_args_is_help=True)
 
 
-#: Approximate parameters (billions) of each named model's default checkpoint, for the device check.
-PARAMS_B = {"jina-v4": 3.75, "jina-v3": 0.57, "jina-clip-v2": 0.87, "siglip": 0.88, "dse-qwen2": 2.2,
-            "bge-m3": 0.57, "colpali-v1.2": 2.9, "colpali-v1.3": 2.9, "colqwen2": 2.2, "colqwen2.5": 3.8,
-            "colsmol": 0.26, "bm25": 0.0, "minilm": 0.023}
-
-
 def _memory_gb() -> tuple[str, float | None]:
     """(device, memory in GB) that a model would use here: the first GPU's, else the machine's RAM."""
     import os
@@ -37,7 +31,10 @@ def _memory_gb() -> tuple[str, float | None]:
 
 def _device_check(name: str, device: str, memory: float | None) -> tuple[bool, str]:
     """Whether the weights fit: bf16 on a GPU, fp32 on CPU, plus 50% for activations."""
-    params = PARAMS_B.get(name)
+    from jinavdr.models.facts import facts_for
+
+    facts = facts_for(name)
+    params = facts.params_b if facts else None
     if params is None or memory is None:
         return True, "unknown size"
     need = params * (2 if device == "cuda" else 4) * 1.5
