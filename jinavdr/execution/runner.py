@@ -35,7 +35,7 @@ from jinavdr.results.schema import (
     SubsetResult,
     Timings,
 )
-from jinavdr.results.store import COMPARED_FIELDS, ResultStore, check_compatible
+from jinavdr.results.store import ResultStore, check_compatible
 
 # --------------------------------------------------------------------------------------------------
 # Plan
@@ -442,7 +442,7 @@ def model_info_from_spec(spec: Any) -> ModelInfo:
 def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
     """``{"scoring": scoring_settings(...)}`` for an adapter whose embeddings :func:`jinavdr.engine.scoring.rank`
     scores on ``device``; ``{}`` for a searcher that ranks by itself. Recorded in the manifest's
-    ``run_options`` for information, never compared (:data:`jinavdr.results.store.UNCOMPARED_RUN_OPTIONS`)."""
+    ``run_options`` for information, never compared (:data:`jinavdr.results.identity.UNCOMPARED_RUN_OPTIONS`)."""
     from jinavdr.engine.scoring import scoring_settings
     from jinavdr.models.base import Searcher
 
@@ -611,7 +611,6 @@ class DefaultBackend:
 
 
 __all__ = [
-    "COMPARED_FIELDS",
     "Backend",
     "DefaultBackend",
     "DatasetScore",

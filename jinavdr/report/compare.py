@@ -5,14 +5,14 @@ Rules (documented for users in ``docs/regression-gate.md``):
 - **What is compared**: datasets present on both sides, and within them the subsets present on both
   sides. A dataset's score is the unweighted mean over its common subsets; the headline is the
   unweighted mean over common datasets. Everything present on one side only is listed in the report.
-- **Settings**: the two sides must share every *evaluation setting* (:func:`setting_differences`):
-  protocol, main metric, dataset repo and revision, dtype, every model option recorded in
-  ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...; not
-  the informational ``scoring`` record, :data:`jinavdr.results.store.UNCOMPARED_RUN_OPTIONS`). Local
-  data (a folder, the sample) is identified by its content revision (``sha256:...``), not its path. Model
-  identity (adapter, model id, revision, slug) and the environment (versions, device, batch sizes)
-  are shown but never compared. A difference raises :class:`SettingsMismatchError` (exit code 2)
-  unless ``force``.
+- **Settings**: the two sides must share every *evaluation setting*
+  (:func:`jinavdr.results.identity.evaluation_settings`, the rule resume and merge use too, less the
+  model identity): protocol, main metric, dataset repo and revision, dtype, every model option recorded
+  in ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...; not
+  the informational ``scoring`` record). Local data (a folder, the sample) is identified by its
+  content revision (``sha256:...``), not its path. Model identity (adapter, model id, revision, slug)
+  and the environment (versions, device, batch sizes) are shown but never compared. A difference
+  raises :class:`SettingsMismatchError` (exit code 2) unless ``force``.
 - **Tests**: a paired sign-flip randomisation test (:func:`jinavdr.evaluation.stats.paired_randomization_test`)
   on per-query main-metric values, pairing by (subset, query id). Each query's difference is weighted
   as it weighs in the reported mean (``1 / (#subsets x #queries of its subset)`` for a dataset, divided
@@ -43,7 +43,8 @@ from jinavdr.errors import ResultsError
 from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
 from jinavdr.report.format import p_phrase
 from jinavdr.results.schema import ResultFile, SubsetResult
-from jinavdr.results.store import UNCOMPARED_RUN_OPTIONS, iter_result_paths, read_result_file
+from jinavdr.results.identity import differences, evaluation_settings
+from jinavdr.results.store import iter_result_paths, read_result_file
 
 __all__ = [
     "Comparison",
@@ -55,19 +56,9 @@ __all__ = [
     "SubsetComparison",
     "compare",
     "load_results",
-    "portable_repo",
     "setting_differences",
 ]
 
-#: Keys of ``manifest.settings`` that name the model rather than how it is evaluated: never compared
-#: (``commit``, ``resolved_revision``, ``base_revision``: the checkpoint revisions adapters resolve).
-MODEL_IDENTITY_KEYS: frozenset[str] = frozenset(
-    {"adapter", "model_id", "revision", "model_revision", "commit", "resolved_revision", "base_revision"}
-)
-#: Manifest fields compared as a whole (besides ``settings.*`` and ``run_options.*`` key by key).
-COMPARED_MANIFEST_FIELDS: tuple[str, ...] = ("protocol", "dataset_repo", "dataset_revision", "dtype")
-#: ``dataset_repo`` as compared for local data with a content revision: the folder may be anywhere.
-LOCAL_DATA = "local folder"
 #: Slack (in points) when testing "drop beyond tolerance", so float noise never fails a gate.
 _POINTS_EPS = 1e-9
 
@@ -261,50 +252,10 @@ def _by_dataset(results: Iterable[ResultFile], side: str) -> dict[str, ResultFil
 # --------------------------------------------------------------------------------------------------
 
 
-def _norm(value: Any) -> Any:
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def evaluation_settings(rf: ResultFile) -> dict[str, Any]:
-    """The settings of a result file that must match between baseline and candidate (flat names)."""
-    m = rf.manifest
-    out: dict[str, Any] = {"main_metric": rf.main_metric}
-    for name in COMPARED_MANIFEST_FIELDS:  # the manifest's protocol is the one the store writes
-        out[name] = getattr(m, name)
-    out["dataset_repo"] = portable_repo(m.dataset_repo, m.dataset_revision)
-    for key, value in m.settings.items():
-        if key not in MODEL_IDENTITY_KEYS:
-            out[f"settings.{key}"] = value
-    for key, value in m.run_options.items():
-        if key not in UNCOMPARED_RUN_OPTIONS:  # recorded for information (the scorer's device grid)
-            out[f"run_options.{key}"] = value
-    return {k: _norm(v) for k, v in out.items()}
-
-
-_ABSENT = "<absent>"
-
-
-def portable_repo(repo: str, revision: str | None = None) -> str:
-    """``dataset_repo`` as compared: what identifies the data independently of the machine.
-
-    Local data with a content revision (``sha256:...``) is :data:`LOCAL_DATA`: its path depends on the
-    machine (a CI checkout is elsewhere than a developer's) and the revision already proves the content
-    equal. A Hub id is kept as is; a local folder recorded without a content revision (older files) is
-    compared by its folder name only.
-    """
-    if is_content_revision(revision):
-        return LOCAL_DATA
-    return f"local:{Path(repo).name}" if Path(repo).is_absolute() else repo
-
-
 def setting_differences(baseline: ResultFile, candidate: ResultFile) -> list[tuple[str, Any, Any]]:
-    """``(setting, baseline value, candidate value)`` for each evaluation setting that differs."""
-    a, b = evaluation_settings(baseline), evaluation_settings(candidate)
-    return [
-        (key, a.get(key, _ABSENT), b.get(key, _ABSENT))
-        for key in sorted(set(a) | set(b))
-        if a.get(key, _ABSENT) != b.get(key, _ABSENT)
-    ]
+    """``(setting, baseline value, candidate value)`` for each evaluation setting that differs, by name."""
+    found = differences(evaluation_settings(baseline), evaluation_settings(candidate))
+    return sorted(found, key=lambda d: d[0])
 
 
 def _changed_content_hint(differences: Sequence[SettingDifference]) -> str:

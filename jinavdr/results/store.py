@@ -12,8 +12,8 @@ Safety rules:
   over the target, so a crash at any moment leaves either the old or the new file, never half of one;
 - adding a subset holds an exclusive ``fcntl.flock`` on the sidecar while it re-reads the file,
   merges and writes, so concurrent runs on different subsets of one dataset both land;
-- a file is only extended by a run whose *compared settings* (:data:`COMPARED_FIELDS`) equal the
-  file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting. Local data is
+- a file is only extended by a run whose settings identity (:mod:`jinavdr.results.identity`) equals
+  the file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting. Local data is
   identified by its content revision (``sha256:...``): changed files refuse, a moved folder does not.
 """
 
@@ -33,27 +33,8 @@ from pydantic import ValidationError
 
 from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
+from jinavdr.results.identity import ABSENT, differences, identity
 from jinavdr.results.schema import SCHEMA_VERSION, Manifest, ResultFile, SubsetResult
-
-#: Manifest fields that must be equal to add subsets to an existing file. Everything else in the
-#: manifest (versions, hostname, device, GPU, batch sizes, dates) describes the environment and may
-#: differ between the runs that filled one file.
-COMPARED_FIELDS: tuple[str, ...] = (
-    "adapter",
-    "model_id",
-    "model_revision",
-    "settings",
-    "dtype",
-    "dataset_repo",
-    "dataset_revision",
-    "protocol",
-    "run_options",
-)
-#: ``run_options`` keys recorded for information only, never compared: ``scoring`` (the scorer's
-#: block grid and device, :func:`jinavdr.engine.scoring.scoring_settings`) differs between a CPU and a GPU
-#: run of one model, which agree up to the last float bit, so a run may be resumed on another device.
-UNCOMPARED_RUN_OPTIONS: frozenset[str] = frozenset({"scoring"})
-
 
 # --------------------------------------------------------------------------------------------------
 # Low-level file operations
@@ -191,37 +172,10 @@ def iter_result_paths(path: Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------------
 
 
-_ABSENT = "<absent>"
-
-
-def _by_content(old: Manifest, new: Manifest) -> bool:
-    """True when both manifests identify local data by content revision (its path may differ)."""
-    return is_content_revision(old.dataset_revision) and is_content_revision(new.dataset_revision)
-
-
 def settings_differences(old: Manifest, new: Manifest) -> list[tuple[str, Any, Any]]:
-    """``(field, old value, new value)`` for each compared setting that differs (settings and
-    run_options are compared key by key). Local data with content revisions on both sides is
-    compared by revision only, not by folder path."""
-    diffs: list[tuple[str, Any, Any]] = []
-    for name in COMPARED_FIELDS:
-        if name == "dataset_repo" and _by_content(old, new):
-            continue
-        a, b = getattr(old, name), getattr(new, name)
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b), key=str):
-                if name == "run_options" and key in UNCOMPARED_RUN_OPTIONS:
-                    continue
-                if _norm(a.get(key)) != _norm(b.get(key)):
-                    diffs.append((f"{name}.{key}", a.get(key, _ABSENT), b.get(key, _ABSENT)))
-        elif _norm(a) != _norm(b):
-            diffs.append((name, a, b))
-    return diffs
-
-
-def _norm(value: Any) -> Any:
-    """JSON round trip, so tuples equal lists and values compare as they are stored."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    """``(setting, old value, new value)`` for each identity setting that differs
+    (:func:`jinavdr.results.identity.differences`; local data is compared by content revision)."""
+    return differences(identity(old), identity(new))
 
 
 def check_compatible(existing: ResultFile, new: Manifest, path: Path, *, partial: bool = False) -> None:
@@ -232,11 +186,13 @@ def check_compatible(existing: ResultFile, new: Manifest, path: Path, *, partial
     """
     diffs = settings_differences(existing.manifest, new)
     if partial:
-        diffs = [d for d in diffs if d[2] is not None and d[2] != _ABSENT]
+        diffs = [d for d in diffs if d[2] is not None and d[2] != ABSENT]
     if not diffs:
         return
     lines = "; ".join(f"{name}: {a!r} in the file, {b!r} now" for name, a, b in diffs)
-    changed = any(name == "dataset_revision" for name, _, _ in diffs) and _by_content(existing.manifest, new)
+    changed = any(name == "dataset_revision" for name, _, _ in diffs) and all(
+        is_content_revision(m.dataset_revision) for m in (existing.manifest, new)
+    )
     why = f" The data in {new.dataset_repo} changed since the file was written." if changed else ""
     raise ResultsError(
         f"{path} holds results made with different settings ({lines}).{why} Refusing to mix them in one file. "

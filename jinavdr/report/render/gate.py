@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jinavdr import __version__
-from jinavdr.report.compare import Comparison, MeanComparison, SubsetComparison, evaluation_settings
+from jinavdr.report.compare import Comparison, MeanComparison, SubsetComparison
 from jinavdr.report.format import delta as _delta
 from jinavdr.report.format import metric_label, p_phrase
 from jinavdr.report.format import p_value as _p
 from jinavdr.report.format import points as _pts
+from jinavdr.results.identity import ABSENT, evaluation_settings
 from jinavdr.results.schema import ResultFile
 
 #: First line of every report: lets a CI job find and update its own earlier comment.
@@ -156,7 +157,7 @@ def _settings(c: Comparison) -> list[str]:
     keys = sorted({k for f in [*base, *cand] for k in evaluation_settings(f)})
     for key in keys:
         def get(f: ResultFile, key: str = key) -> Any:
-            return evaluation_settings(f).get(key, "<absent>")
+            return evaluation_settings(f).get(key, ABSENT)
 
         status = "⚠️ differs (--force)" if key in forced else "same"
         lines.append(f"| {key} | {_values(base, get)} | {_values(cand, get)} | {status} |")
