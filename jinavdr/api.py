@@ -36,8 +36,7 @@ from jinavdr.execution.runner import (
 )
 from jinavdr.execution.shards import select_shard
 from jinavdr.results.manifest import Environment
-from jinavdr.results.schema import ResultFile
-from jinavdr.results.store import ResultStore, iter_result_paths, read_result_file
+from jinavdr.results.store import ResultStore, load_results
 
 __all__ = ["PlannedUnit", "RunPlan", "RunReport", "load_results", "plan", "run"]
 
@@ -307,16 +306,3 @@ def plan(
                 out.notes.append(f"{unit.key}: {exc}")
         out.units.append(planned)
     return out
-
-
-# --------------------------------------------------------------------------------------------------
-# reading
-# --------------------------------------------------------------------------------------------------
-
-
-def load_results(path: str | Path) -> list[ResultFile]:
-    """Every result file at ``path`` (a file, a model folder or a results root), sorted by path.
-
-    A corrupt file or one of an unknown schema raises :class:`~jinavdr.errors.ResultsError` naming it.
-    """
-    return [read_result_file(p) for p in iter_result_paths(Path(path))]

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from jinavdr.cli import app
 from jinavdr.errors import ResultsError
 from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
-from jinavdr.report.compare import SettingsMismatchError, compare, load_results
+from jinavdr.report.compare import SettingsMismatchError, compare
+from jinavdr.results.store import load_results
 from jinavdr.report.render.gate import render_markdown
 from jinavdr.results.schema import Manifest, PerQuery, ResultFile, SubsetResult
 from jinavdr.results.store import dump_result_file

@@ -37,9 +37,10 @@ def compare_command(
     such as max_pixels or vector type, dtype) unless --force; model id and revision may differ.
     """
     from jinavdr.errors import JinaVDRError
-    from jinavdr.report.compare import compare, load_results
+    from jinavdr.report.compare import compare
     from jinavdr.report.format import metric_label
     from jinavdr.report.render.gate import render_markdown, render_refusal
+    from jinavdr.results.store import load_results
 
     try:
         comparison = compare(

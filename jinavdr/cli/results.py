@@ -21,17 +21,15 @@ def export_command(
     from rich.console import Console
     from rich.markup import escape
 
-    from jinavdr.api import load_results
     from jinavdr.errors import JinaVDRError
     from jinavdr.results.mteb_io import export_mteb
+    from jinavdr.results.store import load_results
 
     console = Console(highlight=False)
     try:
         if fmt != "mteb":
             raise JinaVDRError(f"unknown export format {fmt!r}; the only format is 'mteb'")
-        files = [f for path in results for f in load_results(path)]
-        if not files:
-            raise JinaVDRError(f"no result files found in {', '.join(map(str, results))}")
+        files = load_results(results)
         written = export_mteb(files, out, model_name=model_name)
     except JinaVDRError as exc:
         fail(exc)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,9 +41,8 @@ from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
 from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
 from jinavdr.report.format import p_phrase
-from jinavdr.results.schema import ResultFile, SubsetResult
 from jinavdr.results.identity import differences, evaluation_settings
-from jinavdr.results.store import iter_result_paths, read_result_file
+from jinavdr.results.schema import ResultFile, SubsetResult
 
 __all__ = [
     "Comparison",
@@ -55,7 +53,6 @@ __all__ = [
     "SettingsMismatchError",
     "SubsetComparison",
     "compare",
-    "load_results",
     "setting_differences",
 ]
 
@@ -219,19 +216,6 @@ class Comparison:
 # --------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------
-
-
-def load_results(paths: Path | str | Sequence[Path | str]) -> list[ResultFile]:
-    """Result files from files or folders (searched recursively, ``runs/`` and dot-files skipped)."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files: list[ResultFile] = []
-    for path in paths:
-        found = iter_result_paths(Path(path))
-        if not found:
-            raise ResultsError(f"no result files (*.json) under {path}; pass a result file or a results folder.")
-        files.extend(read_result_file(p) for p in found)
-    return files
 
 
 def _by_dataset(results: Iterable[ResultFile], side: str) -> dict[str, ResultFile]:

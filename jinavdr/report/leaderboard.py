@@ -68,7 +68,7 @@ __all__ = [
     "display_value",
     "infer_collection",
     "leaderboard_from_paths",
-    "load_results",
+    "loaded_results",
 ]
 
 SubsetKey = tuple[str, str]  # (dataset, subset)
@@ -249,23 +249,11 @@ def display_value(value: float) -> Decimal:
 # --------------------------------------------------------------------------------------------------
 
 
-def load_results(paths: Iterable[str | Path]) -> list[LoadedResult]:
-    """Read every result file under ``paths`` (files or folders), sorted by path.
+def loaded_results(paths: Iterable[str | Path]) -> list[LoadedResult]:
+    """Every result file under ``paths`` with its path (:func:`jinavdr.results.store.load_results`)."""
+    from jinavdr.results.store import read_result_file, result_paths
 
-    A corrupt file or one of an unknown schema raises :class:`ResultsError` naming it.
-    """
-    from jinavdr.results.store import iter_result_paths, read_result_file
-
-    given = [Path(p) for p in paths]
-    found: dict[str, Path] = {}
-    for path in given:
-        for file in iter_result_paths(path):
-            found.setdefault(str(file.resolve()), file)
-    if not found:
-        where = ", ".join(str(p) for p in given) or "(nothing)"
-        raise ResultsError(f"no result files (*.json) found under {where}; run `jinavdr run` first.")
-    files = sorted(found.values(), key=lambda p: p.as_posix())
-    return [LoadedResult(path=file.as_posix(), result=read_result_file(file)) for file in files]
+    return [LoadedResult(path=file.as_posix(), result=read_result_file(file)) for file in result_paths(paths)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -933,7 +921,7 @@ def leaderboard_from_paths(
     """
     from jinavdr.report.references import load_references, parse_reference_mappings
 
-    results = load_results(paths)
+    results = loaded_results(paths)
     cat = _catalogue(catalogue)
     if collection is None:
         collection = infer_collection(results, cat)

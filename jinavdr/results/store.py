@@ -25,7 +25,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +165,33 @@ def iter_result_paths(path: Path) -> list[Path]:
         raise ResultsError(f"results path {path} does not exist; pass a result file or a results folder.")
     found = [p for p in path.rglob("*.json") if not p.name.startswith(".") and p.parent.name != "runs"]
     return sorted(found)
+
+
+def result_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Every result file under ``paths`` (files or folders), each once, sorted by path.
+
+    Raises :class:`ResultsError` naming the paths when none holds a result file.
+    """
+    given = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    found: dict[str, Path] = {}
+    for path in given:
+        for file in iter_result_paths(path):
+            found.setdefault(str(file.resolve()), file)
+    if not found:
+        where = ", ".join(str(p) for p in given) or "(nothing)"
+        raise ResultsError(
+            f"no result files (*.json) found under {where}; pass a result file or a results folder "
+            "(`jinavdr run` writes them)."
+        )
+    return sorted(found.values(), key=lambda p: p.as_posix())
+
+
+def load_results(paths: str | Path | Iterable[str | Path]) -> list[ResultFile]:
+    """Read every result file under ``paths`` (:func:`result_paths`), sorted by path.
+
+    A corrupt file or one of an unknown schema raises :class:`ResultsError` naming it.
+    """
+    return [read_result_file(p) for p in result_paths(paths)]
 
 
 # --------------------------------------------------------------------------------------------------
