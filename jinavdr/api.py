@@ -35,6 +35,7 @@ from jinavdr.execution.runner import (
     model_info_from_spec,
 )
 from jinavdr.execution.shards import select_shard
+from jinavdr.models.device import resolve_device
 from jinavdr.results.manifest import Environment
 from jinavdr.results.store import ResultStore, load_results
 
@@ -166,9 +167,7 @@ def run(
     store = ResultStore(results_dir)
     store.ensure_writable(spec.slug())
     if device is None:
-        from jinavdr.models.registry import default_device
-
-        device = default_device()
+        device = str(resolve_device(None))
     if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
         return distributed.run_units(spec, units, store, options, device=device, allow_unpinned=allow_unpinned,
                                      events=events)
@@ -270,9 +269,7 @@ def plan(
     )
     spec = _resolve_model(model, model_options)
     if device is None:
-        from jinavdr.models.registry import default_device
-
-        device = default_device()
+        device = str(resolve_device(None))
     units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
     units = select_shard(units, shard)
     store = ResultStore(results_dir)

@@ -17,10 +17,9 @@ from jinavdr.cli import app
 from jinavdr.errors import ResultsError
 from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
 from jinavdr.report.compare import SettingsMismatchError, compare
-from jinavdr.results.store import load_results
 from jinavdr.report.render.gate import render_markdown
 from jinavdr.results.schema import Manifest, PerQuery, ResultFile, SubsetResult
-from jinavdr.results.store import dump_result_file
+from jinavdr.results.store import dump_result_file, load_results
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results" / "compare" / "baseline" / "bm25"
 NOW = "2025-01-01T00:00:00+00:00"

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jinavdr.results.store import write_atomic
+
 if TYPE_CHECKING:
     import torch
 
@@ -163,7 +165,7 @@ class EmbeddingCache:
         if path.exists():
             return
         payload = {"key": model_key, "slug": slug, "settings": settings}
-        _atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
+        write_atomic(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
 
     def put(self, model_key: str, role: str, keys: Sequence[str], embeddings: Embeddings) -> Path | None:
         """Store ``embeddings`` (item i under ``keys[i]``) as one new shard; returns its path."""
@@ -180,7 +182,7 @@ class EmbeddingCache:
         meta = {"keys": json.dumps(list(keys)), "kind": "multi" if embeddings.is_multi else "dense"}
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{_SUFFIX}"
         path = self._role_dir(model_key, role) / name
-        _atomic_write(path, save(tensors, metadata=meta))
+        write_atomic(path, save(tensors, metadata=meta))
         return path
 
     def writer(self, model_key: str, role: str, *, flush_items: int = 512,
@@ -349,17 +351,3 @@ class CacheWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.flush()  # keep finished work even when encoding failed part-way
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

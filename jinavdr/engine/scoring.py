@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jinavdr.errors import UnknownNameError
+from jinavdr.models.device import resolve_device
 from jinavdr.models.ranking import Run, trec_tie_order
 
 if TYPE_CHECKING:
@@ -86,15 +87,6 @@ def scoring_settings(similarity: str, device: str | torch.device | None = None, 
         "tiling": (tiling or default_tiling(similarity, dev)).as_dict(),
         "torch": torch.__version__,
     }
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None`` means CUDA when available, else CPU."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass

@@ -59,6 +59,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError
+from jinavdr.models.device import resolve_device
 
 ENTRY_POINT_GROUP = "jinavdr.models"
 PREFIXES = ("st:", "mteb:", "python:")
@@ -657,28 +658,6 @@ def is_pinned(spec: ModelSpec) -> bool:
     return Path(spec.model_id).expanduser().exists()
 
 
-def _check_device(device: str) -> None:
-    if not device.startswith("cuda"):
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise JinaVDRError(
-            f"device {device!r} was asked for but CUDA is not available here "
-            f"(torch {torch.__version__}, cuda build: {torch.version.cuda}). "
-            "Use --device cpu, or install a CUDA build of torch on a machine with a GPU."
-        )
-    _, _, index = device.partition(":")
-    if index and int(index) >= torch.cuda.device_count():
-        raise JinaVDRError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def import_factory(path: str) -> Callable[..., Any]:
     """Import ``"package.module:Attr"``; a bad path is a clear error."""
     module_name, _, attr = path.partition(":")
@@ -717,8 +696,8 @@ def load(spec: ModelSpec, *, device: str | None = None, allow_unpinned: bool = F
             f"at a pinned 40-hex commit, but the revision is {spec.revision!r}. Pass revision=<commit>, "
             "or allow_unpinned=True (--allow-unpinned) to run whatever the repository holds now."
         )
-    device = device or default_device()
-    _check_device(device)
+    device = device or str(resolve_device(None))
+    resolve_device(device)  # a GPU asked for but absent fails here, before anything is loaded
     try:
         factory = import_factory(spec.factory)
         adapter = factory(spec, device)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from jinavdr.errors import JinaVDRError
+from jinavdr.models.device import resolve_device
 from jinavdr.models.embeddings import Embeddings
 
 if TYPE_CHECKING:
@@ -38,26 +39,6 @@ ATTENTION = ("sdpa", "eager", "flash_attention_2")
 # --------------------------------------------------------------------------------------------------
 # Device, dtype, attention
 # --------------------------------------------------------------------------------------------------
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``"cpu"``, ``"cuda"``, ``"cuda:N"`` (or None: cuda when available). CUDA asked for but absent
-    is a :class:`JinaVDRError`."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise JinaVDRError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise JinaVDRError(
-                f"device {device!r} was asked for but CUDA is not available "
-                f"(torch {torch.__version__}). Use --device cpu, or a CUDA build of torch on a GPU machine."
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise JinaVDRError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-    return dev
 
 
 def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
