@@ -86,9 +86,11 @@ def test_comparison_refuses_different_coverage():
     assert not comparable(Mean(None, frozenset(), frozenset()), Mean(None, frozenset(), frozenset()))
 
 
-def test_paper_benchmark_means_are_reproduced(reference_dir):
+def test_paper_benchmark_means_are_reproduced():
     """Table 3 of the paper: 43-dataset means 73.98 (single-vector) and 80.55 (multi-vector)."""
-    rows = list(csv.DictReader((reference_dir / "paper-scores.csv").open(encoding="utf-8")))
+    from jinavdr.report.references import DEFAULT_REFERENCES_PATH
+
+    rows = list(csv.DictReader(DEFAULT_REFERENCES_PATH.open(encoding="utf-8")))
     for model, expected in (("jina-embeddings-v4 (single-vector)", "73.98"), ("jina-embeddings-v4 (multi-vector)", "80.55")):
         subsets: dict[str, dict[str, float]] = defaultdict(dict)
         for row in rows:

@@ -28,7 +28,6 @@ from jinavdr.report.leaderboard import (
     loaded_results,
 )
 from jinavdr.report.references import (
-    DEFAULT_REFERENCES_PATH,
     auto_reference,
     load_references,
     parse_reference_mappings,
@@ -105,10 +104,6 @@ def test_paper_means_reproduce_table3(references):
     assert len(langs) == 10
     mean = sum(single.subsets[k] for k in langs) / 10
     assert abs(mean - single.datasets["airbnb-synthetic"]) < 0.00005
-
-
-def test_paper_scores_copy_matches_shared_reference(reference_dir):
-    assert DEFAULT_REFERENCES_PATH.read_bytes() == (reference_dir / "paper-scores.csv").read_bytes()
 
 
 def test_reference_table_errors(tmp_path):
