@@ -353,7 +353,7 @@ def test_query_ids_are_paired_by_id() -> None:
     assert paired is not None
     assert paired.query_ids == ("q1", "q2", "q3")
     assert list(paired.differences) == pytest.approx([0.0, 0.0, 0.0])
-    assert (paired.baseline_only, paired.candidate_only) == (1, 0)
+    assert (paired.a_only, paired.b_only) == (1, 0)
     assert "query ids differ (1 only in baseline, 0 only in candidate)" in render_markdown(c)
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
-from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
+from jinavdr.evaluation.aggregate import PairedQueries, holm_bonferroni, mean, pair_queries, paired_test
 from jinavdr.report.format import p_phrase
 from jinavdr.results.identity import differences, evaluation_settings
 from jinavdr.results.schema import ResultFile, SubsetResult
@@ -113,21 +113,6 @@ class SettingDifference:
         else:
             where = ", ".join(self.datasets)
         return f"{self.name}: {self.baseline!r} (baseline) vs {self.candidate!r} (candidate) [{where}]"
-
-
-@dataclass(frozen=True)
-class PairedQueries:
-    """Per-query main-metric values of one subset, aligned by query id."""
-
-    query_ids: tuple[str, ...]
-    baseline: np.ndarray
-    candidate: np.ndarray
-    baseline_only: int
-    candidate_only: int
-
-    @property
-    def differences(self) -> np.ndarray:
-        return self.candidate - self.baseline
 
 
 @dataclass(frozen=True)
@@ -279,25 +264,15 @@ def _collect_differences(pairs: dict[str, tuple[ResultFile, ResultFile]]) -> lis
 # --------------------------------------------------------------------------------------------------
 
 
-def _pair(b: SubsetResult, c: SubsetResult, metric: str) -> tuple[PairedQueries | None, str | None]:
+def _pair(dataset: str, b: SubsetResult, c: SubsetResult, metric: str) -> tuple[PairedQueries | None, str | None]:
     for side, sub in (("baseline", b), ("candidate", c)):
         pq = sub.per_query
         if pq is None or not pq.values:
             return None, f"no per-query values in the {side}"
         if pq.metric != metric:
             return None, f"the {side}'s per-query values are {pq.metric}, not {metric}"
-    bd, cd = b.per_query.as_dict(), c.per_query.as_dict()  # type: ignore[union-attr]
-    common = tuple(q for q in bd if q in cd)
-    if not common:
-        return None, "no query id in common"
-    paired = PairedQueries(
-        query_ids=common,
-        baseline=np.array([bd[q] for q in common], dtype=np.float64),
-        candidate=np.array([cd[q] for q in common], dtype=np.float64),
-        baseline_only=len(bd) - len(common),
-        candidate_only=len(cd) - len(common),
-    )
-    return paired, None
+    paired = pair_queries(dataset, b.subset, b.per_query.as_dict(), c.per_query.as_dict())  # type: ignore[union-attr]
+    return (None, "no query id in common") if paired is None else (paired, None)
 
 
 def _changes(b: SubsetResult, c: SubsetResult, paired: PairedQueries | None, tol: float) -> tuple[str, ...]:
@@ -317,8 +292,8 @@ def _changes(b: SubsetResult, c: SubsetResult, paired: PairedQueries | None, tol
         moved = np.abs(paired.differences) > tol
         if moved.any():
             out.append(f"per-query {b.per_query.metric} of {int(moved.sum())} queries")  # type: ignore[union-attr]
-        if paired.baseline_only or paired.candidate_only:
-            out.append(f"query ids ({paired.baseline_only} only in baseline, {paired.candidate_only} only in candidate)")
+        if paired.a_only or paired.b_only:
+            out.append(f"query ids ({paired.a_only} only in baseline, {paired.b_only} only in candidate)")
     return tuple(out)
 
 
@@ -326,12 +301,8 @@ def _compare_subset(dataset: str, b: SubsetResult, c: SubsetResult, metric: str,
     for side, sub in (("baseline", b), ("candidate", c)):
         if metric not in sub.metrics:
             raise ResultsError(f"{side} subset {dataset}:{sub.subset} has no {metric!r} metric; cannot compare.")
-    paired, reason = _pair(b, c, metric)
-    p = None
-    if paired is not None:
-        p = paired_randomization_test(
-            paired.baseline, paired.candidate, n_resamples=opts.n_resamples, seed=opts.seed
-        )
+    paired, reason = _pair(dataset, b, c, metric)
+    p = None if paired is None else paired_test([paired], n_resamples=opts.n_resamples, seed=opts.seed)[0]
     return SubsetComparison(
         dataset=dataset,
         subset=b.subset,
@@ -348,26 +319,6 @@ def _compare_subset(dataset: str, b: SubsetResult, c: SubsetResult, metric: str,
 # --------------------------------------------------------------------------------------------------
 # Weighted pooled tests and verdicts
 # --------------------------------------------------------------------------------------------------
-
-
-def _weighted_differences(subsets: Sequence[SubsetComparison]) -> np.ndarray:
-    """Per-query differences, each weighted by 1 / (#tested subsets x #queries of its subset)."""
-    tested = [s.paired for s in subsets if s.paired is not None]
-    if not tested:
-        return np.empty(0)
-    return np.concatenate([p.differences / (len(tested) * p.differences.size) for p in tested])
-
-
-def _pooled_p(weighted: Sequence[np.ndarray], opts: GateOptions) -> tuple[float | None, int]:
-    """p-value of ``sum(weighted)`` (mean over groups) being 0, and the number of queries tested."""
-    groups = [w for w in weighted if w.size]
-    if not groups:
-        return None, 0
-    # Each group's weights sum to 1; dividing by #groups makes the statistic the mean over groups.
-    x = np.concatenate([w / len(groups) for w in groups])
-    n = x.size
-    p = paired_randomization_test(np.zeros(n), x * n, n_resamples=opts.n_resamples, seed=opts.seed)
-    return p, n
 
 
 def _verdict(
@@ -478,16 +429,15 @@ def compare(
         subset_rows[d] = [_compare_subset(d, b.subsets[s], c.subsets[s], metric, opts) for s in names]
     compared = [d for d in common if subset_rows[d]]
 
-    weighted = {d: _weighted_differences(subset_rows[d]) for d in compared}
-    raw_p = {d: _pooled_p([weighted[d]], opts) for d in compared}
+    tested_pairs = {d: [r.paired for r in subset_rows[d] if r.paired is not None] for d in compared}
+    raw_p = {d: paired_test(tested_pairs[d], n_resamples=opts.n_resamples, seed=opts.seed) for d in compared}
     tested = [d for d in compared if raw_p[d][0] is not None]
     adjusted = dict(zip(tested, holm_bonferroni([raw_p[d][0] for d in tested]), strict=True))
 
     datasets = []
     for d in compared:
         rows = subset_rows[d]
-        b_mean = float(np.mean([r.baseline for r in rows]))
-        c_mean = float(np.mean([r.candidate for r in rows]))
+        b_mean, c_mean = mean(r.baseline for r in rows), mean(r.candidate for r in rows)
         p, n = raw_p[d]
         changes = [f"{r.subset}: {c}" for r in rows for c in r.changes]
         verdict = _verdict(
@@ -495,11 +445,12 @@ def compare(
         )
         datasets.append(DatasetComparison(dataset=d, subsets=tuple(rows), verdict=verdict))
 
-    p_all, n_all = _pooled_p([weighted[d] for d in compared], opts)
+    all_pairs = [pair for d in compared for pair in tested_pairs[d]]
+    p_all, n_all = paired_test(all_pairs, n_resamples=opts.n_resamples, seed=opts.seed)
     overall = _verdict(
         f"mean over {len(datasets)} datasets",
-        float(np.mean([ds.verdict.baseline for ds in datasets])),
-        float(np.mean([ds.verdict.candidate for ds in datasets])),
+        mean(ds.verdict.baseline for ds in datasets),
+        mean(ds.verdict.candidate for ds in datasets),
         p_all, p_all, n_all, opts, gate_tolerance=True,
     )
     return Comparison(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -43,10 +42,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from jinavdr.errors import ResultsError, UnknownNameError
-from jinavdr.evaluation.aggregate import mean_of
+from jinavdr.evaluation.aggregate import (
+    holm_bonferroni,
+    mean_of,
+    pair_queries,
+    paired_test,
+    stratified_bootstrap_ci,
+)
 from jinavdr.report.references import ReferenceModel, auto_reference
 from jinavdr.results.schema import MAIN_METRIC, ResultFile
 
@@ -539,50 +542,40 @@ def _dataset_cell(column: Column, info: DatasetInfo) -> Cell:
     return _mean_cell({s: column.scores.get((info.name, s)) for s in info.subsets}, info.subsets)
 
 
-def _weighted_queries(
-    column: Column, infos: Sequence[DatasetInfo], weight: float = 1.0
-) -> dict[tuple[str, str, str], float] | None:
-    """Query-level values weighted so that they sum to the mean of the datasets' scores.
+#: Per-query values of a column over some datasets: (dataset, subset) -> {query id: value}.
+QueryValues = dict[SubsetKey, Mapping[str, float]]
 
-    None when a subset lacks per-query values.
-    """
-    out: dict[tuple[str, str, str], float] = {}
+
+def _query_values(column: Column, infos: Sequence[DatasetInfo]) -> QueryValues | None:
+    """The per-query values of every expected subset of ``infos`` (None when a subset lacks them)."""
+    out: QueryValues = {}
     for info in infos:
         for subset in info.subsets:
             values = column.per_query.get((info.name, subset))
             if not values:
                 return None
-            w = weight / (len(infos) * len(info.subsets) * len(values))
-            for qid, v in values.items():
-                out[(info.name, subset, qid)] = v * w
+            out[(info.name, subset)] = values
     return out
 
 
-def _paired_p(
-    best: dict[tuple[str, str, str], float],
-    other: dict[tuple[str, str, str], float],
-    options: LeaderboardOptions,
-) -> float | None:
-    from jinavdr.evaluation.stats import paired_randomization_test
-
-    keys = sorted(best.keys() & other.keys())
-    if not keys:
-        return None
-    return paired_randomization_test(
-        [best[k] for k in keys], [other[k] for k in keys], n_resamples=options.n_resamples, seed=options.seed
-    )
+def _paired_p(best: QueryValues, other: QueryValues, options: LeaderboardOptions) -> float | None:
+    """The weighted paired test of ``other`` against ``best`` on their common subsets and queries."""
+    pairs = []
+    for key in sorted(best.keys() & other.keys()):
+        pair = pair_queries(*key, dict(sorted(best[key].items())), other[key])
+        if pair is not None:
+            pairs.append(pair)
+    return paired_test(pairs, n_resamples=options.n_resamples, seed=options.seed)[0]
 
 
 def _mark_best_and_ties(
     cells: list[Cell],
     candidates: Sequence[int],
-    vectors: Mapping[int, dict[tuple[str, str, str], float] | None],
+    vectors: Mapping[int, QueryValues | None],
     options: LeaderboardOptions,
     test: bool = True,
 ) -> list[Cell]:
     """Bold the best shown value among ``candidates`` and mark ties by the randomisation test."""
-    from jinavdr.evaluation.stats import holm_bonferroni
-
     scored = [i for i in candidates if cells[i].complete]
     if not scored:
         return cells
@@ -611,44 +604,19 @@ def _mark_best_and_ties(
 # --------------------------------------------------------------------------------------------------
 
 
-def _subset_seed(seed: int, dataset: str, subset: str) -> list[int]:
-    return [seed, zlib.crc32(f"{dataset}/{subset}".encode())]
-
-
-def _bootstrap_means(values: np.ndarray, n_boot: int, seed: list[int]) -> np.ndarray:
-    """``n_boot`` means of resamples (with replacement) of ``values``, in bounded chunks."""
-    rng = np.random.default_rng(seed)
-    n = values.size
-    rows = max(1, 2_000_000 // max(1, n))
-    means = np.empty(n_boot, dtype=np.float64)
-    for start in range(0, n_boot, rows):
-        size = min(rows, n_boot - start)
-        means[start : start + size] = values[rng.integers(0, n, size=(size, n))].mean(axis=1)
-    return means
-
-
 def _benchmark_ci(
     column: Column, infos: Sequence[DatasetInfo], options: LeaderboardOptions
 ) -> tuple[float, float] | None:
     """Stratified query bootstrap CI of the mean over ``infos`` (None without per-query values)."""
-    if not infos:
+    values = _query_values(column, infos) if infos else None
+    if values is None:
         return None
-    total = np.zeros(options.n_bootstrap, dtype=np.float64)
-    for info in infos:
-        dataset = np.zeros(options.n_bootstrap, dtype=np.float64)
-        for subset in info.subsets:
-            values = column.per_query.get((info.name, subset))
-            if not values:
-                return None
-            arr = np.array([values[q] for q in sorted(values)], dtype=np.float64)
-            dataset += _bootstrap_means(
-                arr, options.n_bootstrap, _subset_seed(options.seed, info.name, subset)
-            )
-        total += dataset / len(info.subsets)
-    total /= len(infos)
-    tail = (1.0 - options.confidence) / 2.0
-    lo, hi = np.quantile(total, [tail, 1.0 - tail])
-    return float(lo), float(hi)
+    per_query: dict[str, dict[str, Mapping[str, float]]] = {}
+    for (dataset, subset), by_query in values.items():
+        per_query.setdefault(dataset, {})[subset] = by_query
+    return stratified_bootstrap_ci(
+        per_query, n_resamples=options.n_bootstrap, seed=options.seed, confidence=options.confidence
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -737,7 +705,7 @@ def _summary(
     marked = _mark_best_and_ties(
         [scores[c.key] for c in ranked],
         range(len(ranked)),
-        {i: _weighted_queries(c, common_infos) for i, c in enumerate(ranked)},
+        {i: _query_values(c, common_infos) for i, c in enumerate(ranked)},
         options,
     )
     scores.update({c.key: cell for c, cell in zip(ranked, marked, strict=True)})
@@ -781,7 +749,7 @@ def _dataset_rows(
     for info in sorted(datasets, key=lambda d: (d.name.casefold(), d.name)):
         cells = [_dataset_cell(c, info) for c in columns]
         vectors = {
-            i: _weighted_queries(c, [info])
+            i: _query_values(c, [info])
             for i, c in enumerate(columns)
             if not c.is_reference and cells[i].complete
         }

@@ -111,9 +111,9 @@ def _coverage(c: Comparison) -> list[str]:
         notes.append(f"No significance test for {len(untested)} of {len(subsets)} subsets: {reasons}")
     for s in subsets:
         p = s.paired
-        if p is not None and (p.baseline_only or p.candidate_only):
+        if p is not None and (p.a_only or p.b_only):
             notes.append(
-                f"`{s.name}`: query ids differ ({p.baseline_only} only in baseline, {p.candidate_only} only "
+                f"`{s.name}`: query ids differ ({p.a_only} only in baseline, {p.b_only} only "
                 f"in candidate); tested on the {len(p.query_ids)} common queries"
             )
     if not notes:
