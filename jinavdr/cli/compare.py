@@ -38,7 +38,7 @@ def compare_command(
     """
     from jinavdr.errors import JinaVDRError
     from jinavdr.report.compare import compare
-    from jinavdr.report.format import metric_label
+    from jinavdr.report.format import metric_label, points, signed
     from jinavdr.report.render.gate import render_markdown, render_refusal
     from jinavdr.results.store import load_results
 
@@ -70,7 +70,7 @@ def compare_command(
         verdict = "PASS" if comparison.passed else "FAIL"
         typer.echo(
             f"{verdict}: mean {metric_label(comparison.main_metric)} over {len(comparison.datasets)} datasets "
-            f"{o.baseline * 100:.2f} -> {o.candidate * 100:.2f} ({o.delta:+.2f} points)"
+            f"{points(o.baseline)} -> {points(o.candidate)} ({signed(o.delta)} points)"
         )
     else:
         typer.echo(markdown, nl=False)

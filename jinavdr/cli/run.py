@@ -54,6 +54,7 @@ def _progress_events(console: Console) -> Any:
     )
 
     from jinavdr.execution.runner import Events
+    from jinavdr.report.format import points
 
     class RichEvents(Events):
         def __init__(self) -> None:
@@ -109,7 +110,7 @@ def _progress_events(console: Console) -> Any:
             if result.timings.pages_per_second:
                 extra = f", {result.timings.pages_per_second:.1f} pages/s"
             console.print(
-                f"[green]✓[/green] {escape(unit.key)}  nDCG@5 {100 * result.main_score:.2f}  "
+                f"[green]✓[/green] {escape(unit.key)}  nDCG@5 {points(result.main_score)}  "
                 f"[dim]({result.n_queries} queries, {result.n_pages} pages, {seconds:.1f}s{extra})[/dim]",
                 highlight=False,
             )
@@ -133,7 +134,9 @@ def _progress_events(console: Console) -> Any:
 
 
 def _score(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}"
+    from jinavdr.report.format import points
+
+    return "-" if value is None else points(value)
 
 
 def print_report(console: Console, report: RunReport, *, verbose: bool = False) -> None:

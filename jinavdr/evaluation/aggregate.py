@@ -6,8 +6,9 @@ uses them on result files without importing a model or a dataset. Rules:
 * dataset score = unweighted mean over its language subsets;
 * benchmark score = unweighted mean over datasets (the paper's rule: a multilingual dataset counts once);
 * group means (domain, document format, query format, language) = unweighted mean over the members;
-* a mean knows which keys it covers and which it should: a partial mean is labelled
-  (``"73.98 (41/43)"``) and :func:`difference` refuses to compare means of different coverage.
+* a mean knows which keys it covers and which it should: a partial mean is shown with its coverage
+  (``"73.98 (41/43)"``, :func:`jinavdr.report.format.mean_label`) and :func:`difference` refuses to
+  compare means of different coverage.
   A dataset with missing subsets counts as missing one level up.
 * per-query weighting: a query weighs ``1 / (#datasets x #subsets of its dataset x #queries of its
   subset)``, so the weighted per-query values sum to the mean over datasets and a paired test of the
@@ -61,11 +62,6 @@ class Mean:
     @property
     def missing(self) -> list[str]:
         return sorted(self.expected - self.covered)
-
-    def label(self, *, scale: float = 100.0, digits: int = 2) -> str:
-        """``"80.55"`` when complete, ``"73.98 (41/43)"`` when partial, ``"n/a (0/43)"`` when empty."""
-        shown = "n/a" if self.value is None else f"{self.value * scale:.{digits}f}"
-        return shown if self.complete else f"{shown} ({self.n}/{self.n_expected})"
 
 
 def mean(values: Iterable[float]) -> float:
@@ -135,7 +131,8 @@ def difference(a: Mean, b: Mean) -> float:
     if not comparable(a, b):
         only_a, only_b = sorted(a.covered - b.covered), sorted(b.covered - a.covered)
         raise ResultsError(
-            f"cannot compare {a.label()} with {b.label()}: they average different items "
+            f"cannot compare a mean over {a.n} of {a.n_expected} items with one over {b.n} of {b.n_expected}: "
+            "they average different items "
             f"(only in the first: {_short(only_a)}; only in the second: {_short(only_b)}). "
             "Run the missing tasks, or compare over the common items only."
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinavdr.errors import MissingDependencyError
-from jinavdr.report.format import metric_label
+from jinavdr.report.format import in_points, metric_label, to_points
 from jinavdr.report.leaderboard import Leaderboard
 
 __all__ = ["chart_paths", "means_chart", "language_heatmap", "write_charts"]
@@ -57,12 +57,12 @@ def means_chart(board: Leaderboard, path: str | Path) -> Path | None:
     bars: list[tuple[int, float, float, float]] = []  # (y, value, minus, plus) of rows with a CI
     for y, r in zip(ypos, rows, strict=True):
         col = board.columns[r.column]
-        value = r.score.value * 100  # type: ignore[operator]
+        value = to_points(r.score.value)  # type: ignore[arg-type]
         labels.append(col.label if r.ranked_on_common or col.is_reference else f"{col.label} (unranked)")
         values.append(value)
         colours.append(_REFERENCE if col.is_reference else (_MEASURED if r.ranked_on_common else _UNRANKED))
         if r.ci is not None:
-            bars.append((y, value, max(0.0, value - r.ci[0] * 100), max(0.0, r.ci[1] * 100 - value)))
+            bars.append((y, value, max(0.0, value - to_points(r.ci[0])), max(0.0, to_points(r.ci[1]) - value)))
     ends = {y: v + plus for y, v, _, plus in bars}
     with matplotlib.rc_context(_STYLE):
         fig = Figure(figsize=(8.0, 1.6 + 0.38 * len(rows)))
@@ -79,7 +79,7 @@ def means_chart(board: Leaderboard, path: str | Path) -> Path | None:
                 linewidth=1,
             )
         for y, v in zip(ypos, values, strict=True):
-            ax.text(ends.get(y, v) + 1.0, y, f"{v:.2f}", fontsize=8, va="center")
+            ax.text(ends.get(y, v) + 1.0, y, in_points(v), fontsize=8, va="center")
         ax.set_yticks(ypos, labels)
         ax.set_xlim(0, 110)
         ax.set_xticks(range(0, 101, 20))
@@ -122,7 +122,7 @@ def language_heatmap(board: Leaderboard, path: str | Path) -> Path | None:
         for k, i in enumerate(keep):
             cell = row.cells[i]
             if cell.value is not None:
-                data[k, j] = cell.value * 100
+                data[k, j] = to_points(cell.value)
                 complete[k, j] = cell.complete
     with matplotlib.rc_context(_STYLE):
         fig = Figure(figsize=(max(5.0, 1.5 + 0.55 * len(rows)) + 2.5, 1.4 + 0.45 * len(columns)))

@@ -40,7 +40,7 @@ import numpy as np
 from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
 from jinavdr.evaluation.aggregate import PairedQueries, holm_bonferroni, mean, pair_queries, paired_test
-from jinavdr.report.format import p_phrase
+from jinavdr.report.format import in_points, p_phrase, to_points
 from jinavdr.results.identity import differences, evaluation_settings
 from jinavdr.results.schema import ResultFile, SubsetResult
 
@@ -130,7 +130,7 @@ class SubsetComparison:
     @property
     def delta(self) -> float:
         """Candidate minus baseline, in points."""
-        return (self.candidate - self.baseline) * 100.0
+        return to_points(self.candidate - self.baseline)
 
     @property
     def name(self) -> str:
@@ -152,7 +152,7 @@ class MeanComparison:
 
     @property
     def delta(self) -> float:
-        return (self.candidate - self.baseline) * 100.0
+        return to_points(self.candidate - self.baseline)
 
 
 @dataclass(frozen=True)
@@ -333,7 +333,7 @@ def _verdict(
     gate_tolerance: bool,
     exact_changes: Sequence[str] = (),
 ) -> MeanComparison:
-    delta = (candidate - baseline) * 100.0
+    delta = to_points(candidate - baseline)
     drop = -delta
     beyond = drop > opts.max_drop + _POINTS_EPS
     significant = p_adj is not None and p_adj < opts.alpha
@@ -341,7 +341,7 @@ def _verdict(
     warn = False
     if beyond:
         if gate_tolerance:
-            failures.append(f"{what}: drop of {drop:.2f} points exceeds the tolerance of {opts.max_drop:.2f} points")
+            failures.append(f"{what}: drop of {in_points(drop)} points exceeds the tolerance of {in_points(opts.max_drop)} points")
         else:
             warn = True
     if significant and delta < 0:
@@ -350,7 +350,7 @@ def _verdict(
         else:
             label = "significant drop" + ("" if beyond else " (small)")
             failures.append(
-                f"{what}: significant drop of {drop:.2f} points ({p_phrase(p_adj)}, alpha {opts.alpha:g})"
+                f"{what}: significant drop of {in_points(drop)} points ({p_phrase(p_adj)}, alpha {opts.alpha:g})"
             )
     elif beyond:
         label = "drop beyond tolerance" + (", not tested" if p_adj is None else ", not significant")

@@ -45,11 +45,13 @@ from typing import Any
 from jinavdr.errors import ResultsError, UnknownNameError
 from jinavdr.evaluation.aggregate import (
     holm_bonferroni,
+    mean,
     mean_of,
     pair_queries,
     paired_test,
     stratified_bootstrap_ci,
 )
+from jinavdr.report.format import shown
 from jinavdr.report.references import ReferenceModel, auto_reference
 from jinavdr.results.schema import MAIN_METRIC, ResultFile
 
@@ -68,7 +70,6 @@ __all__ = [
     "build_leaderboard",
     "catalogue_namer",
     "collection_datasets",
-    "display_value",
     "infer_collection",
     "leaderboard_from_paths",
     "loaded_results",
@@ -213,11 +214,11 @@ class Comparison:
 
     @property
     def measured_mean(self) -> float:
-        return sum(r.measured for r in self.rows) / len(self.rows)
+        return mean(r.measured for r in self.rows)
 
     @property
     def published_mean(self) -> float:
-        return sum(r.published for r in self.rows) / len(self.rows)
+        return mean(r.published for r in self.rows)
 
 
 @dataclass(frozen=True)
@@ -240,11 +241,6 @@ class Leaderboard:
     @property
     def measured(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if not c.is_reference)
-
-
-def display_value(value: float) -> Decimal:
-    """The score as shown (x100, two decimals): equal displays are ties."""
-    return Decimal(f"{value * 100:.2f}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -579,8 +575,8 @@ def _mark_best_and_ties(
     scored = [i for i in candidates if cells[i].complete]
     if not scored:
         return cells
-    top = max(display_value(cells[i].value) for i in scored)  # type: ignore[arg-type]
-    bold = [i for i in scored if display_value(cells[i].value) == top]  # type: ignore[arg-type]
+    top = max(shown(cells[i].value) for i in scored)  # type: ignore[arg-type]
+    bold = [i for i in scored if shown(cells[i].value) == top]  # type: ignore[arg-type]
     out = list(cells)
     for i in bold:
         out[i] = replace(out[i], best=True)
@@ -678,11 +674,11 @@ def _summary(
 
     def order(c: Column) -> tuple:
         score = scores[c.key].value
-        shown = display_value(score) if score is not None else Decimal(-1)
+        value = shown(score) if score is not None else Decimal(-1)
         return (
             not on_common(c) and c.is_reference,
             not on_common(c),
-            -shown,
+            -value,
             c.is_reference,
             c.label.casefold(),
             c.key,
@@ -697,7 +693,7 @@ def _summary(
     ranks = dict(
         zip(
             (c.key for c in ranked),
-            _competition_ranks([display_value(scores[c.key].value) for c in ranked]),
+            _competition_ranks([shown(scores[c.key].value) for c in ranked]),
             strict=True,
         )
     )  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 
+from jinavdr.evaluation.aggregate import mean
+from jinavdr.report.format import points
 from jinavdr.report.leaderboard import Column, Leaderboard
 from jinavdr.report.references import AVERAGE_SUBSET
 
@@ -28,16 +30,16 @@ def _rows(column: Column, board: Leaderboard) -> list[tuple[str, str, str, str, 
             key = (info.name, subset)
             metrics = column.metrics.get(key) or {metric: column.scores[key]}
             for name in sorted(metrics):
-                out.append((column.label, info.name, subset, name, f"{metrics[name] * 100:.2f}", flag))
+                out.append((column.label, info.name, subset, name, points(metrics[name]), flag))
         if len(info.subsets) > 1:
             if column.is_reference:
                 value = column.published.get(info.name)
             elif len(present) == len(info.subsets):
-                value = sum(column.scores[(info.name, s)] for s in present) / len(present)
+                value = mean(column.scores[(info.name, s)] for s in present)
             else:
                 value = None
             if value is not None:
-                out.append((column.label, info.name, AVERAGE_SUBSET, metric, f"{value * 100:.2f}", flag))
+                out.append((column.label, info.name, AVERAGE_SUBSET, metric, points(value), flag))
     return out
 
 
