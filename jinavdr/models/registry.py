@@ -442,6 +442,14 @@ def names() -> list[str]:
     return [e.name for e in ENTRIES] + sorted(_entry_points())
 
 
+def factory_defaults(factory: str) -> Mapping[str, Any]:
+    """The option defaults the named entries declare for the adapter ``factory`` (the first entry's;
+    empty for an adapter no entry names). Adapters read their defaults here, never from their own
+    class attributes, so each default is declared once: in its registry entry."""
+    entry = next((e for e in ENTRIES if e.factory == factory), None)
+    return MappingProxyType(dict(entry.options)) if entry is not None else MappingProxyType({})
+
+
 def get_entry(name: str) -> ModelEntry:
     """The named entry for ``name`` or one of its aliases (case-insensitive)."""
     entry = _entries_by_name().get(name.lower())

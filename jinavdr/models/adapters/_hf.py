@@ -156,14 +156,16 @@ class HFEncoder:
 
     similarity: Similarity = "cosine"
     page_input: PageInput = "image"
-    #: option defaults of this adapter; the registry entry's options override them.
-    defaults: ClassVar[dict[str, Any]] = {}
     #: whether ``attn_implementation`` is passed to ``from_pretrained`` (False for remote code that
     #: picks its own attention).
     uses_attention_option: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
+        from jinavdr.models.registry import factory_defaults
+
         self.spec = spec
+        #: option defaults: the registry entry's (``spec.defaults``, or the entry naming this factory).
+        self.defaults: Mapping[str, Any] = spec.defaults or factory_defaults(spec.factory)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(self.option("dtype"), self.device)
         self.attn_implementation: str | None = (

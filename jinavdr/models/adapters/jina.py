@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -38,16 +38,6 @@ def _load_remote(encoder: HFEncoder, spec: ModelSpec) -> Any:
 
 class JinaV4Encoder(HFEncoder):
     page_input = "image"
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "attn_implementation": None,
-        "vector": "single",
-        "truncate_dim": None,
-        "max_pixels": PAPER_MAX_PIXELS,
-        "max_length": 32768,
-        "task": "retrieval",
-        "query_prompt_name": "query",
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)
@@ -106,13 +96,6 @@ class JinaV3Encoder(HFEncoder):
     similarity = "cosine"
     page_input = "text"
     uses_attention_option = False  # the remote XLM-R code picks flash attention itself
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "truncate_dim": None,
-        "max_length": 8192,
-        "query_task": "retrieval.query",
-        "passage_task": "retrieval.passage",
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)

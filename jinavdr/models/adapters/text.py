@@ -7,7 +7,7 @@ BM25 (Okapi, with the non-negative Lucene IDF), for query ``q`` and page ``d``::
     idf(t)      = ln(1 + (N - n(t) + 0.5) / (n(t) + 0.5))
 
 ``N`` pages in the subset's corpus, ``n(t)`` pages containing ``t``, ``|d|`` the page's token count,
-``avgdl`` the mean over pages; defaults ``k1 = 1.5``, ``b = 0.75`` (rank_bm25's defaults; rank_bm25
+``avgdl`` the mean over pages; the registry entry's defaults are ``k1 = 1.5``, ``b = 0.75`` (rank_bm25's; rank_bm25
 uses ``ln((N - n + 0.5) / (n + 0.5))`` floored at a quarter of the mean IDF instead). Tokens come from
 :func:`jinavdr.models.adapters.tokenize.tokenize`. A page without OCR text is an empty document.
 Equal scores are ordered as trec_eval orders them (doc id descending), so a top-k run is exactly
@@ -106,10 +106,13 @@ class BM25Searcher:
     page_input = "text"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu") -> None:
+        from jinavdr.models.registry import factory_defaults
+
         self.spec = spec
-        self.k1 = float(spec.options.get("k1", 1.5))
-        self.b = float(spec.options.get("b", 0.75))
-        tokenizer = spec.options.get("tokenizer", "multilingual")
+        # defaults are the registry entry's (declared once there); the spec's options override them
+        opts = {**(spec.defaults or factory_defaults(spec.factory)), **spec.options}
+        self.k1, self.b = float(opts["k1"]), float(opts["b"])
+        tokenizer = opts["tokenizer"]
         if tokenizer not in ("multilingual", "jieba"):
             raise JinaVDRError(f"bm25 option tokenizer must be 'multilingual' or 'jieba', got {tokenizer!r}")
         self.chinese = "jieba" if tokenizer == "jieba" else "ngram"
