@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.errors import JinaVDRError
 from jinavdr.execution import distributed
 from jinavdr.execution.runner import (
@@ -84,7 +85,7 @@ def _resolve_model(model: str, model_options: dict[str, Any]) -> Any:
 def work_units(
     tasks: str | Iterable[str] | None,
     *,
-    protocol: str = "beir",
+    protocol: str = DEFAULT_PROTOCOL,
     languages: str | Iterable[str] | None = None,
     domains: str | Iterable[str] | None = None,
     formats: str | Iterable[str] | None = None,
@@ -127,7 +128,7 @@ def run(
     tasks: str | Sequence[str] | None = "jinavdr",
     *,
     results_dir: str | Path = "results",
-    protocol: str = "beir",
+    protocol: str = DEFAULT_PROTOCOL,
     k: int | None = None,
     batch_size: int | None = None,
     query_batch_size: int | None = None,
@@ -245,7 +246,7 @@ def plan(
     tasks: str | Sequence[str] | None = "jinavdr",
     *,
     results_dir: str | Path = "results",
-    protocol: str = "beir",
+    protocol: str = DEFAULT_PROTOCOL,
     k: int | None = None,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.cli._common import fail
 
 if TYPE_CHECKING:
@@ -217,7 +218,7 @@ def run_command(
     formats: list[str] = typer.Option([], "--formats", help="Keep only datasets of these document formats.", rich_help_panel=_DATA),
     shard: str | None = typer.Option(None, "--shard", help="Run only part i of n (0-based, e.g. 3/8) of the selected subsets, balanced by expected page pixels: for job arrays.", rich_help_panel=_DATA),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results root; files go to <root>/<model-slug>/<dataset>.json.", rich_help_panel=_RUN),
-    protocol: str = typer.Option("beir", "--protocol", help="beir (MTEB's, BEIR copies) or paper (jina-vdr's, QA copies).", rich_help_panel=_RUN),
+    protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", help="beir (MTEB's, BEIR copies) or paper (jina-vdr's, QA copies).", rich_help_panel=_RUN),
     k: int | None = typer.Option(None, "--k", help="Ranking depth per query (default 100; paper ranks every page).", rich_help_panel=_RUN),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Pages per model call (default 8 for image models, 32 for text models).", rich_help_panel=_RUN),
     query_batch_size: int | None = typer.Option(None, "--query-batch-size", help="Queries per model call (default 32).", rich_help_panel=_RUN),

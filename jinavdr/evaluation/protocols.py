@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.errors import UnknownNameError
 from jinavdr.evaluation.metrics import K_VALUES, Evaluation, evaluate
 from jinavdr.models.ranking import Run, trec_tie_order
@@ -125,7 +126,6 @@ PROTOCOLS: dict[str, Protocol] = {
         postprocess=_paper_postprocess,
     ),
 }
-DEFAULT_PROTOCOL = "beir"
 
 
 def get_protocol(name: str = DEFAULT_PROTOCOL) -> Protocol:

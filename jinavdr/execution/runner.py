@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jinavdr.catalogue.dataset import Subset
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL, MAIN_METRIC
 from jinavdr.errors import DataError, JinaVDRError, ResultsError
 from jinavdr.models.ranking import Run
 from jinavdr.results.manifest import Environment, PeakMemory, build_manifest, now_iso
 from jinavdr.results.schema import (
-    MAIN_METRIC,
     CacheStats,
     Manifest,
     PerQuery,
@@ -83,7 +83,7 @@ DEFAULT_QUERY_BATCH = 32
 class RunOptions:
     """Evaluation options of one run (adapter options live in the model spec)."""
 
-    protocol: str = "beir"
+    protocol: str = DEFAULT_PROTOCOL
     k: int | None = 100  # ranking depth; None = the whole corpus
     batch_size: int | None = None  # pages
     query_batch_size: int | None = None

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import ResultsError, UnknownNameError
 from jinavdr.evaluation.aggregate import (
     holm_bonferroni,
@@ -53,7 +54,7 @@ from jinavdr.evaluation.aggregate import (
 )
 from jinavdr.report.format import shown
 from jinavdr.report.references import ReferenceModel, auto_reference
-from jinavdr.results.schema import MAIN_METRIC, ResultFile
+from jinavdr.results.schema import ResultFile
 
 __all__ = [
     "Cell",

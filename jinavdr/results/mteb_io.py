@@ -30,8 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import ResultsError
-from jinavdr.results.schema import MAIN_METRIC, Manifest, ResultFile, SubsetResult
+from jinavdr.results.schema import Manifest, ResultFile, SubsetResult
 
 SPLIT = "test"
 NO_REVISION = "no_revision_available"
