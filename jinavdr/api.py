@@ -25,6 +25,7 @@ from typing import Any, Literal
 from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.errors import JinaVDRError
 from jinavdr.execution import distributed
+from jinavdr.execution.request import RunRequest
 from jinavdr.execution.runner import (
     DefaultBackend,
     Events,
@@ -40,7 +41,7 @@ from jinavdr.models.device import resolve_device
 from jinavdr.results.manifest import Environment
 from jinavdr.results.store import ResultStore, load_results
 
-__all__ = ["PlannedUnit", "RunPlan", "RunReport", "load_results", "plan", "run"]
+__all__ = ["PlannedUnit", "RunPlan", "RunReport", "RunRequest", "load_results", "plan", "plan_request", "run", "run_request"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -48,31 +49,26 @@ __all__ = ["PlannedUnit", "RunPlan", "RunReport", "load_results", "plan", "run"]
 # --------------------------------------------------------------------------------------------------
 
 
-def _run_options(
-    *, protocol: str, k: int | None, batch_size: int | None, query_batch_size: int | None,
-    num_workers: int, use_cache: bool, cache_dir: str | Path | None, strict: bool, overwrite: bool,
-    save_run: bool,
-) -> RunOptions:
-    from jinavdr.evaluation.protocols import get_protocol
+@dataclass(frozen=True)
+class _Prepared:
+    """What :func:`run` and :func:`plan` both derive from a request before doing anything."""
 
-    proto = get_protocol(protocol)
-    if proto.depth is None and k is not None:
-        raise JinaVDRError(
-            f"--k does not apply to protocol {protocol!r}: it ranks the whole corpus. Leave --k out."
-        )
-    depth = proto.depth if k is None else k
-    if depth is not None and depth < 1:
-        raise JinaVDRError(f"--k must be at least 1, got {k}")
-    for name, value in (("--batch-size", batch_size), ("--query-batch-size", query_batch_size)):
-        if value is not None and value < 1:
-            raise JinaVDRError(f"{name} must be at least 1, got {value}")
-    if num_workers < 0:
-        raise JinaVDRError(f"--num-workers must be 0 or more, got {num_workers}")
-    return RunOptions(
-        protocol=proto.name, k=depth, batch_size=batch_size, query_batch_size=query_batch_size,
-        num_workers=num_workers, use_cache=use_cache, cache_dir=Path(cache_dir) if cache_dir else None,
-        strict=strict, overwrite=overwrite, save_run=save_run,
-    )
+    spec: Any  # ModelSpec
+    options: RunOptions
+    units: list[WorkUnit]
+    store: ResultStore
+    device: str
+
+
+def _prepare(request: RunRequest) -> _Prepared:
+    """Check the options, resolve the model, select the units (and shard), open the store."""
+    options = request.run_options()
+    spec = _resolve_model(request.model, dict(request.model_options))
+    units = work_units(request.tasks, protocol=options.protocol, languages=request.languages,
+                       domains=request.domains, formats=request.formats)
+    units = select_shard(units, request.shard)
+    device = request.device or str(resolve_device(None))
+    return _Prepared(spec, options, units, ResultStore(request.results_dir), device)
 
 
 def _resolve_model(model: str, model_options: dict[str, Any]) -> Any:
@@ -157,25 +153,27 @@ def run(
     ``shard="i/n"`` runs only part ``i`` of ``n`` of the selected subsets (:mod:`jinavdr.execution.shards`).
     Under ``torchrun`` every process encodes a share and rank 0 writes (:mod:`jinavdr.execution.distributed`).
     """
-    options = _run_options(
-        protocol=protocol, k=k, batch_size=batch_size, query_batch_size=query_batch_size,
-        num_workers=num_workers, use_cache=use_cache, cache_dir=cache_dir, strict=strict,
-        overwrite=overwrite, save_run=save_run,
-    )
-    spec = _resolve_model(model, model_options)
-    units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
-    units = select_shard(units, shard)
-    store = ResultStore(results_dir)
-    store.ensure_writable(spec.slug())
-    if device is None:
-        device = str(resolve_device(None))
+    request = RunRequest(
+        model, tasks, results_dir=Path(results_dir), protocol=protocol, k=k, batch_size=batch_size,
+        query_batch_size=query_batch_size, num_workers=num_workers, device=device, allow_unpinned=allow_unpinned,
+        use_cache=use_cache, cache_dir=Path(cache_dir) if cache_dir else None, strict=strict, languages=languages,
+        domains=domains, formats=formats, shard=shard, overwrite=overwrite, save_run=save_run,
+        model_options=model_options,
+    )  # fmt: skip
+    return run_request(request, events=events)
+
+
+def run_request(request: RunRequest, *, events: Events | None = None) -> RunReport:
+    """:func:`run` for a prepared :class:`~jinavdr.execution.request.RunRequest` (what the CLI calls)."""
+    p = _prepare(request)
+    p.store.ensure_writable(p.spec.slug())
     if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
-        return distributed.run_units(spec, units, store, options, device=device, allow_unpinned=allow_unpinned,
-                                     events=events)
-    backend = DefaultBackend(spec, device=device, allow_unpinned=allow_unpinned)
-    runner = Runner(model_info_from_spec(spec), backend, store, options,
-                    env=Environment.capture(device), events=events)
-    return runner.run(units)
+        return distributed.run_units(p.spec, p.units, p.store, p.options, device=p.device,
+                                     allow_unpinned=request.allow_unpinned, events=events)
+    backend = DefaultBackend(p.spec, device=p.device, allow_unpinned=request.allow_unpinned)
+    runner = Runner(model_info_from_spec(p.spec), backend, p.store, p.options,
+                    env=Environment.capture(p.device), events=events)
+    return runner.run(p.units)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -264,16 +262,19 @@ def plan(
     Hub tasks are not downloaded: their counts are the task files' expected counts and their cache
     status is unknown. Local tasks (folders, the sample) are read to count cached embeddings.
     """
-    options = _run_options(
-        protocol=protocol, k=k, batch_size=None, query_batch_size=None, num_workers=0, use_cache=use_cache,
-        cache_dir=cache_dir, strict=strict, overwrite=overwrite, save_run=False,
-    )
-    spec = _resolve_model(model, model_options)
-    if device is None:
-        device = str(resolve_device(None))
-    units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
-    units = select_shard(units, shard)
-    store = ResultStore(results_dir)
+    request = RunRequest(
+        model, tasks, results_dir=Path(results_dir), protocol=protocol, k=k, device=device, use_cache=use_cache,
+        cache_dir=Path(cache_dir) if cache_dir else None, strict=strict, languages=languages, domains=domains,
+        formats=formats, shard=shard, overwrite=overwrite, model_options=model_options,
+    )  # fmt: skip
+    return plan_request(request)
+
+
+def plan_request(request: RunRequest) -> RunPlan:
+    """:func:`plan` for a :class:`~jinavdr.execution.request.RunRequest` (what ``jinavdr run --dry-run`` calls)."""
+    p = _prepare(request)
+    spec, options, units, store, device = p.spec, p.options, p.units, p.store, p.device
+    model, use_cache = request.model, request.use_cache
     info: ModelInfo = model_info_from_spec(spec)
     runner = Runner(info, DefaultBackend(spec, device="cpu"), store, options, env=Environment.capture("cpu"))
     todo, _done = runner.plan(units)

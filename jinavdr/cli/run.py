@@ -255,22 +255,21 @@ def run_command(
             option, dtype=dtype, vector_type=vector_type, max_pixels=max_pixels, truncate_dim=truncate_dim,
             attn=attn, model_id=model_id, revision=revision,
         )
-        common: dict[str, Any] = dict(
-            results_dir=results_dir, protocol=protocol, k=k, use_cache=not no_cache, cache_dir=cache_dir,
-            strict=strict, languages=languages or None, domains=domains or None, formats=formats or None,
-            shard=shard, overwrite=overwrite, **model_options,
-        )
         from jinavdr import api
+        from jinavdr.execution.request import RunRequest
 
+        request = RunRequest(
+            model, tuple(tasks), results_dir=results_dir, protocol=protocol, k=k,
+            batch_size=batch_size, query_batch_size=query_batch_size, num_workers=num_workers, device=device,
+            allow_unpinned=allow_unpinned, use_cache=not no_cache, cache_dir=cache_dir, strict=strict,
+            languages=languages or None, domains=domains or None, formats=formats or None, shard=shard,
+            overwrite=overwrite, save_run=save_run, model_options=model_options,
+        )  # fmt: skip
         if dry_run:
-            print_plan(console, api.plan(model, tasks, device=device, **common))
+            print_plan(console, api.plan_request(request))
             return
         with _progress_events(console) as events:
-            report = api.run(
-                model, tasks, batch_size=batch_size, query_batch_size=query_batch_size,
-                num_workers=num_workers, device=device, allow_unpinned=allow_unpinned, save_run=save_run,
-                events=events, **common,
-            )
+            report = api.run_request(request, events=events)
     except JinaVDRError as exc:
         fail(exc, err)
     except KeyboardInterrupt:

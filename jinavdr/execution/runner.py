@@ -15,6 +15,7 @@ Everything outside the loop (loading data, encoding, ranking, evaluating) is rea
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -79,9 +80,10 @@ DEFAULT_PAGE_BATCH = {"image": 8, "text": 32}
 DEFAULT_QUERY_BATCH = 32
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
-    """Evaluation options of one run (adapter options live in the model spec)."""
+    """Evaluation options of one run (adapter options live in the model spec); built by
+    :meth:`jinavdr.execution.request.RunRequest.run_options` and never changed afterwards."""
 
     protocol: str = DEFAULT_PROTOCOL
     k: int | None = 100  # ranking depth; None = the whole corpus
@@ -93,7 +95,6 @@ class RunOptions:
     strict: bool = False
     overwrite: bool = False
     save_run: bool = False
-    k_values: tuple[int, ...] = (1, 3, 5, 10, 20, 100)
 
     def run_options(self) -> dict[str, Any]:
         """The options recorded in (and compared by) the manifest."""
@@ -331,7 +332,8 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - an adapter's own failure, shown as a message
             raise JinaVDRError(f"model {self.model.name!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
         if self.options.batch_size is None and getattr(adapter, "page_input", "") == "text":
-            self.options.batch_size = DEFAULT_PAGE_BATCH["text"]
+            # the runner's own copy: the caller's options are never changed
+            self.options = dataclasses.replace(self.options, batch_size=DEFAULT_PAGE_BATCH["text"])
         self.scoring = scoring_record(adapter, self.env.device)
         return adapter
 
@@ -495,8 +497,10 @@ def protocol_depth(options: RunOptions) -> int | None:
 
 def effective_k_values(options: RunOptions) -> tuple[int, ...]:
     """Metric cutoffs that the ranking depth supports (all of them for a full-corpus ranking)."""
+    from jinavdr.evaluation.metrics import K_VALUES
+
     depth = protocol_depth(options)
-    return tuple(k for k in options.k_values if depth is None or k <= depth)
+    return tuple(k for k in K_VALUES if depth is None or k <= depth)
 
 
 class DefaultBackend:
