@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.errors import JinaVDRError
@@ -41,6 +41,10 @@ from jinavdr.models.device import resolve_device
 from jinavdr.results.manifest import Environment
 from jinavdr.results.store import ResultStore, load_results
 
+if TYPE_CHECKING:
+    from jinavdr.catalogue.dataset import Subset
+    from jinavdr.models.registry import ModelSpec
+
 __all__ = ["PlannedUnit", "RunPlan", "RunReport", "RunRequest", "load_results", "plan", "plan_request", "run", "run_request"]
 
 
@@ -53,7 +57,7 @@ __all__ = ["PlannedUnit", "RunPlan", "RunReport", "RunRequest", "load_results", 
 class _Prepared:
     """What :func:`run` and :func:`plan` both derive from a request before doing anything."""
 
-    spec: Any  # ModelSpec
+    spec: ModelSpec
     options: RunOptions
     units: list[WorkUnit]
     store: ResultStore
@@ -71,7 +75,7 @@ def _prepare(request: RunRequest) -> _Prepared:
     return _Prepared(spec, options, units, ResultStore(request.results_dir), device)
 
 
-def _resolve_model(model: str, model_options: dict[str, Any]) -> Any:
+def _resolve_model(model: str, model_options: dict[str, Any]) -> ModelSpec:
     from jinavdr.models.registry import resolve
 
     options = {k: v for k, v in model_options.items() if v is not None}
@@ -206,7 +210,7 @@ class RunPlan:
         return [u for u in self.units if u.status == "todo"]
 
 
-def _page_input(spec: Any) -> str | None:
+def _page_input(spec: ModelSpec) -> str | None:
     """What pages the model reads, from the registry (None: unknown before loading, or a searcher)."""
     from jinavdr.models.registry import get_entry, import_factory
 
@@ -227,7 +231,7 @@ def _page_input(spec: Any) -> str | None:
 
 
 def _cached_counts(
-    spec: Any, page_input: str, subset: Any, cache_dir: Path | None, device: str
+    spec: ModelSpec, page_input: str, subset: Subset, cache_dir: Path | None, device: str
 ) -> tuple[int, int]:
     from jinavdr.engine.cache import EmbeddingCache
     from jinavdr.engine.encoding import page_keys, query_keys

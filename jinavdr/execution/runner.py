@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinavdr.catalogue.dataset import Subset
 from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL, MAIN_METRIC
@@ -38,6 +38,14 @@ from jinavdr.results.schema import (
 )
 from jinavdr.results.store import ResultStore, check_compatible
 
+if TYPE_CHECKING:
+    from jinavdr.catalogue.tasks import SubsetSpec, TaskSpec
+    from jinavdr.models.base import Encoder, Searcher
+    from jinavdr.models.registry import ModelSpec
+
+    #: What a backend loads: an encoder (embeddings scored here) or a searcher (ranks by itself).
+    Adapter = Encoder | Searcher
+
 # --------------------------------------------------------------------------------------------------
 # Plan
 # --------------------------------------------------------------------------------------------------
@@ -49,8 +57,8 @@ class WorkUnit:
 
     dataset: str
     subset: str
-    task: Any  # the catalogue's TaskSpec (opaque here; passed back to the backend)
-    subset_spec: Any  # its SubsetSpec
+    task: TaskSpec
+    subset_spec: SubsetSpec
     repo: str = ""
     revision: str | None = None
     expected_queries: int | None = None
@@ -141,7 +149,7 @@ class Backend(Protocol):
         ...
 
     def encode(
-        self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
+        self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None],
     ) -> Run:
         """Encode (or search) and rank; fills ``timings`` (encoding, scoring) and ``cache``."""
@@ -337,7 +345,7 @@ class Runner:
         self.scoring = scoring_record(adapter, self.env.device)
         return adapter
 
-    def _run_units(self, adapter: Any, todo: Sequence[WorkUnit], report: RunReport) -> None:
+    def _run_units(self, adapter: Adapter, todo: Sequence[WorkUnit], report: RunReport) -> None:
         written: set[str] = set()  # datasets written by this run (an --overwrite replaces a file once)
         for i, unit in enumerate(todo):
             self.events.unit_started(unit, i, len(todo))
@@ -357,7 +365,7 @@ class Runner:
             report.completed.append(unit)
             self.events.unit_finished(unit, result)
 
-    def _run_unit(self, adapter: Any, unit: WorkUnit, *, replace: bool) -> SubsetResult:
+    def _run_unit(self, adapter: Adapter, unit: WorkUnit, *, replace: bool) -> SubsetResult:
         opts = self.options
         timings = Timings()
         cache = CacheStats()
@@ -432,7 +440,7 @@ class Runner:
 # The real backend: registry, data loaders, embedding cache, scoring, protocols
 # --------------------------------------------------------------------------------------------------
 
-def model_info_from_spec(spec: Any) -> ModelInfo:
+def model_info_from_spec(spec: ModelSpec) -> ModelInfo:
     """What is known of a :class:`~jinavdr.models.registry.ModelSpec` before loading it."""
     return ModelInfo(
         name=spec.name, slug=spec.slug(), adapter=spec.adapter, model_id=spec.model_id,
@@ -441,7 +449,7 @@ def model_info_from_spec(spec: Any) -> ModelInfo:
     )
 
 
-def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
+def scoring_record(adapter: Adapter, device: str) -> dict[str, Any]:
     """``{"scoring": scoring_settings(...)}`` for an adapter whose embeddings :func:`jinavdr.engine.scoring.rank`
     scores on ``device``; ``{}`` for a searcher that ranks by itself. Recorded in the manifest's
     ``run_options`` for information, never compared (:data:`jinavdr.results.identity.UNCOMPARED_RUN_OPTIONS`)."""
@@ -454,7 +462,7 @@ def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
     return {"scoring": scoring_settings(similarity, device)}
 
 
-def complete_model_info(info: ModelInfo, adapter: Any) -> ModelInfo:
+def complete_model_info(info: ModelInfo, adapter: Adapter) -> ModelInfo:
     """``info`` with the adapter's own ``settings()`` (which may add what it resolved at load time)."""
     settings = dict(adapter.settings())
     revision = settings.get("revision") or info.revision
@@ -506,7 +514,7 @@ def effective_k_values(options: RunOptions) -> tuple[int, ...]:
 class DefaultBackend:
     """The backend ``jinavdr run`` uses: registry adapters, the task loaders, cache and scorer."""
 
-    def __init__(self, spec: Any, *, device: str, allow_unpinned: bool = False) -> None:
+    def __init__(self, spec: ModelSpec, *, device: str, allow_unpinned: bool = False) -> None:
         self.spec = spec
         self.device = device
         self.allow_unpinned = allow_unpinned
@@ -541,7 +549,7 @@ class DefaultBackend:
         return encode_queries, encode_pages
 
     def encode(
-        self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
+        self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None],
     ) -> Run:
         from jinavdr.models.base import Searcher
@@ -558,7 +566,7 @@ class DefaultBackend:
         return self._encode_and_rank(model, subset, options, timings, cache, progress, depth)
 
     def _encode_and_rank(
-        self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
+        self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None], depth: int | None,
     ) -> Run:
         from jinavdr.engine.scoring import rank

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import ResultsError, UnknownNameError
@@ -55,6 +55,9 @@ from jinavdr.evaluation.aggregate import (
 from jinavdr.report.format import shown
 from jinavdr.report.references import ReferenceModel, auto_reference
 from jinavdr.results.schema import ResultFile
+
+if TYPE_CHECKING:
+    from jinavdr.catalogue.tasks import Catalogue
 
 __all__ = [
     "Cell",
@@ -266,7 +269,7 @@ RESULTS_COLLECTION = "results"
 _INFERENCE_ORDER = ("sample", "vidore-v2", "vidore-v1", "jinavdr")
 
 
-def _catalogue(catalogue: Any | None) -> Any:
+def _catalogue(catalogue: Catalogue | None) -> Catalogue:
     if catalogue is not None:
         return catalogue
     from jinavdr.catalogue.tasks import load_catalogue
@@ -274,7 +277,7 @@ def _catalogue(catalogue: Any | None) -> Any:
     return load_catalogue()
 
 
-def infer_collection(results: Sequence[LoadedResult], catalogue: Any | None = None) -> str:
+def infer_collection(results: Sequence[LoadedResult], catalogue: Catalogue | None = None) -> str:
     """The smallest built-in collection holding every dataset of ``results``, else ``results``."""
     names = {r.result.dataset for r in results}
     members = _catalogue(catalogue).collections
@@ -285,7 +288,7 @@ def infer_collection(results: Sequence[LoadedResult], catalogue: Any | None = No
 
 
 def collection_datasets(
-    collection: str, results: Sequence[LoadedResult] = (), catalogue: Any | None = None
+    collection: str, results: Sequence[LoadedResult] = (), catalogue: Catalogue | None = None
 ) -> tuple[DatasetInfo, ...]:
     """The expected datasets of a collection (``results``: those found in the result files)."""
     cat = _catalogue(catalogue)
@@ -309,7 +312,7 @@ def collection_datasets(
     )
 
 
-def catalogue_namer(catalogue: Any | None = None) -> Callable[[str], str]:
+def catalogue_namer(catalogue: Catalogue | None = None) -> Callable[[str], str]:
     """Published dataset name -> catalogue task name (unchanged when the catalogue does not know it)."""
     cat = _catalogue(catalogue)
 
@@ -877,7 +880,7 @@ def leaderboard_from_paths(
     references_path: str | Path | None = None,
     reference_pairs: Sequence[str] = (),
     options: LeaderboardOptions | None = None,
-    catalogue: Any | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Leaderboard:
     """Read result files and build their leaderboard (what ``jinavdr leaderboard`` does).
 
