@@ -37,15 +37,13 @@ def compare_command(
     such as max_pixels or vector type, dtype) unless --force; model id and revision may differ.
     """
     from jinavdr.errors import JinaVDRError
-    from jinavdr.report.compare import compare
+    from jinavdr.report.compare import GateOptions, compare
     from jinavdr.report.format import metric_label, points, signed
     from jinavdr.report.render.gate import render_markdown, render_refusal
     from jinavdr.results.store import load_results
 
     try:
-        comparison = compare(
-            load_results(baseline),
-            load_results(candidate),
+        options = GateOptions(
             max_drop=max_drop,
             alpha=alpha,
             per_dataset=per_dataset,
@@ -57,6 +55,7 @@ def compare_command(
             n_resamples=n_resamples,
             seed=seed,
         )
+        comparison = compare(load_results(baseline), load_results(candidate), options)
     except JinaVDRError as exc:
         typer.echo(f"error: {exc}", err=True)
         if report is not None:

@@ -384,27 +384,20 @@ def _verdict(
 def compare(
     baseline: Sequence[ResultFile],
     candidate: Sequence[ResultFile],
-    *,
-    max_drop: float = 0.5,
-    alpha: float = 0.05,
-    per_dataset: bool = False,
-    min_effect: float = 0.0,
-    exact: bool = False,
-    tolerance: float = 1e-6,
-    require_complete: bool = False,
-    force: bool = False,
-    n_resamples: int = 10_000,
-    seed: int = 0,
+    options: GateOptions | None = None,
+    **thresholds: Any,
 ) -> Comparison:
     """Compare candidate results with baseline results on their common subsets.
 
-    Raises :class:`SettingsMismatchError` when evaluation settings differ (unless ``force``) and
-    :class:`ResultsError` when there is nothing in common. See the module docstring for the rules.
+    ``options`` (or its fields as keywords: ``max_drop=1.0, per_dataset=True``, ...) are the gate's
+    thresholds, :class:`GateOptions`. Raises :class:`SettingsMismatchError` when evaluation settings
+    differ (unless ``force``) and :class:`ResultsError` when there is nothing in common. See the module
+    docstring for the rules.
     """
-    opts = GateOptions(
-        max_drop=max_drop, alpha=alpha, per_dataset=per_dataset, min_effect=min_effect, exact=exact,
-        tolerance=tolerance, require_complete=require_complete, force=force, n_resamples=n_resamples, seed=seed,
-    )
+    if options is not None and thresholds:
+        raise TypeError("pass either options or threshold keywords, not both")
+    opts = options or GateOptions(**thresholds)
+    per_dataset, force = opts.per_dataset, opts.force
     base, cand = _by_dataset(baseline, "baseline"), _by_dataset(candidate, "candidate")
     common = [d for d in base if d in cand]
     pairs = {d: (base[d], cand[d]) for d in common}
