@@ -207,6 +207,19 @@ def _colvision_options(arch: str) -> dict[str, Any]:
 
 _VISION_REQ = ("transformers",)
 
+
+def _colvision_entry(
+    name: str, model_id: str, arch: str, description: str, aliases: tuple[str, ...], *,
+    revision: str | None = None, extra: str = "colvision", requires: tuple[str, ...] = _VISION_REQ,
+    revision_note: str = "",
+) -> ModelEntry:
+    """A ColPali-family entry: multi-vector MaxSim over page images through :mod:`~jinavdr.models.adapters.colvision`."""
+    return ModelEntry(
+        name=name, factory=_COLVISION, family="colvision", model_id=model_id, revision=revision, extra=extra,
+        requires=requires, options=_colvision_options(arch), similarity="maxsim", page_input="image",
+        description=description, aliases=aliases, revision_note=revision_note,
+    )  # fmt: skip
+
 ENTRIES: tuple[ModelEntry, ...] = (
     ModelEntry(
         name="jina-v4",
@@ -302,81 +315,36 @@ ENTRIES: tuple[ModelEntry, ...] = (
         description="BGE-M3 dense embeddings over the OCR text",
         aliases=("BAAI/bge-m3",),
     ),
-    ModelEntry(
-        name="colpali-v1.2",
-        factory=_COLVISION,
-        family="colvision",
-        model_id="vidore/colpali-v1.2-hf",
-        revision=None,
-        extra="colvision",
-        requires=_VISION_REQ,
-        options=_colvision_options("colpali"),
-        similarity="maxsim",
-        page_input="image",
-        description="ColPali v1.2, transformers-native checkpoint (ColPaliForRetrieval)",
-        aliases=("vidore/colpali-v1.2", "vidore/colpali-v1.2-hf"),
+    _colvision_entry(
+        "colpali-v1.2", "vidore/colpali-v1.2-hf", "colpali",
+        "ColPali v1.2, transformers-native checkpoint (ColPaliForRetrieval)",
+        ("vidore/colpali-v1.2", "vidore/colpali-v1.2-hf"),
         revision_note="unverified: the -hf id is assumed by analogy with colpali-v1.3-hf; MTEB pins "
         "vidore/colpali-v1.2@6b89bc63 (PEFT, colpali-engine), not a -hf conversion",
     ),
-    ModelEntry(
-        name="colpali-v1.3",
-        factory=_COLVISION,
-        family="colvision",
-        model_id="vidore/colpali-v1.3-hf",
-        revision=None,
-        extra="colvision",
-        requires=_VISION_REQ,
-        options=_colvision_options("colpali"),
-        similarity="maxsim",
-        page_input="image",
-        description="ColPali v1.3, transformers-native checkpoint (ColPaliForRetrieval)",
-        aliases=("colpali", "vidore/colpali-v1.3", "vidore/colpali-v1.3-hf"),
+    _colvision_entry(
+        "colpali-v1.3", "vidore/colpali-v1.3-hf", "colpali",
+        "ColPali v1.3, transformers-native checkpoint (ColPaliForRetrieval)",
+        ("colpali", "vidore/colpali-v1.3", "vidore/colpali-v1.3-hf"),
         revision_note="unverified: MTEB pins vidore/colpali-v1.3@1b5c8929 (PEFT, colpali-engine), "
         "not the -hf conversion",
     ),
-    ModelEntry(
-        name="colqwen2",
-        factory=_COLVISION,
-        family="colvision",
-        model_id="vidore/colqwen2-v1.0-hf",
-        revision=None,
-        extra="colvision",
-        requires=_VISION_REQ,
-        options=_colvision_options("colqwen2"),
-        similarity="maxsim",
-        page_input="image",
-        description="ColQwen2 v1.0, transformers-native checkpoint (ColQwen2ForRetrieval)",
-        aliases=("colqwen2-v1.0", "vidore/colqwen2-v1.0", "vidore/colqwen2-v1.0-hf"),
+    _colvision_entry(
+        "colqwen2", "vidore/colqwen2-v1.0-hf", "colqwen2",
+        "ColQwen2 v1.0, transformers-native checkpoint (ColQwen2ForRetrieval)",
+        ("colqwen2-v1.0", "vidore/colqwen2-v1.0", "vidore/colqwen2-v1.0-hf"),
         revision_note="unverified: MTEB pins vidore/colqwen2-v1.0@530094e8 (PEFT, colpali-engine), "
         "not the -hf conversion",
     ),
-    ModelEntry(
-        name="colqwen2.5",
-        factory=_COLVISION,
-        family="colvision",
-        model_id="vidore/colqwen2.5-v0.2",
-        revision="6f6fcdfd1a114dfe365f529701b33d66b9349014",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
-        options=_colvision_options("colqwen2_5"),
-        similarity="maxsim",
-        page_input="image",
-        description="ColQwen2.5 v0.2 (LoRA on Qwen2.5-VL-3B)",
-        aliases=("colqwen2.5-v0.2", "vidore/colqwen2.5-v0.2"),
+    _colvision_entry(
+        "colqwen2.5", "vidore/colqwen2.5-v0.2", "colqwen2_5", "ColQwen2.5 v0.2 (LoRA on Qwen2.5-VL-3B)",
+        ("colqwen2.5-v0.2", "vidore/colqwen2.5-v0.2"),
+        revision="6f6fcdfd1a114dfe365f529701b33d66b9349014", extra="colpali", requires=("colpali_engine", "peft"),
     ),
-    ModelEntry(
-        name="colsmol",
-        factory=_COLVISION,
-        family="colvision",
-        model_id="vidore/colSmol-256M",
-        revision="a59110fdf114638b8018e6c9a018907e12f14855",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
-        options=_colvision_options("colidefics3"),
-        similarity="maxsim",
-        page_input="image",
-        description="ColSmol 256M (LoRA on SmolVLM-256M)",
-        aliases=("colsmol-256m", "colSmol-256M", "vidore/colSmol-256M"),
+    _colvision_entry(
+        "colsmol", "vidore/colSmol-256M", "colidefics3", "ColSmol 256M (LoRA on SmolVLM-256M)",
+        ("colsmol-256m", "colSmol-256M", "vidore/colSmol-256M"),
+        revision="a59110fdf114638b8018e6c9a018907e12f14855", extra="colpali", requires=("colpali_engine", "peft"),
     ),
     ModelEntry(
         name="bm25",
