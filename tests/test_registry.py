@@ -321,3 +321,11 @@ def test_cache_key_resolves_automatic_dtype_per_device():
     assert resolve("jina-v4", dtype="float32").cache_key("cuda") == auto.cache_key("cpu")
     bm25 = resolve("bm25")
     assert "dtype" not in bm25.options and bm25.cache_key("cuda") == bm25.key()
+
+
+def test_bm25_on_cpu_never_imports_torch() -> None:
+    """The device check accepts "cpu" without torch, so the lexical baseline stays light."""
+    code = ("import sys; from jinavdr.models import registry; "
+            "registry.load(registry.resolve('bm25'), device='cpu'); print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False"

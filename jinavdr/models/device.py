@@ -14,7 +14,14 @@ from jinavdr.errors import JinaVDRError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["check_device", "resolve_device"]
+
+
+def check_device(device: str) -> None:
+    """Refuse a device that is not there (:func:`resolve_device`); ``"cpu"`` is accepted without
+    importing torch, so a CPU-only searcher (BM25) never loads it."""
+    if device != "cpu":
+        resolve_device(device)
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:

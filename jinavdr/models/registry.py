@@ -59,7 +59,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError
-from jinavdr.models.device import resolve_device
+from jinavdr.models.device import check_device, resolve_device
 
 ENTRY_POINT_GROUP = "jinavdr.models"
 PREFIXES = ("st:", "mteb:", "python:")
@@ -673,7 +673,7 @@ def load(spec: ModelSpec, *, device: str | None = None, allow_unpinned: bool = F
             "or allow_unpinned=True (--allow-unpinned) to run whatever the repository holds now."
         )
     device = device or str(resolve_device(None))
-    resolve_device(device)  # a GPU asked for but absent fails here, before anything is loaded
+    check_device(device)  # a GPU asked for but absent fails here, before anything is loaded
     try:
         factory = import_factory(spec.factory)
         adapter = factory(spec, device)
