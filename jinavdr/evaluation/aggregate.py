@@ -14,8 +14,9 @@ uses them on result files without importing a model or a dataset. Rules:
   subset)``, so the weighted per-query values sum to the mean over datasets and a paired test of the
   weighted differences tests exactly the reported difference of means (:func:`paired_test`);
 * paired significance: the sign-flip randomisation test of :mod:`jinavdr.evaluation.stats` on those
-  weighted differences, Holm-adjusted across a family (:func:`~jinavdr.evaluation.stats.holm_bonferroni`, re-exported here); confidence intervals: a
-  bootstrap over queries stratified by subset, averaged as the score is (:func:`stratified_bootstrap_ci`).
+  weighted differences, Holm-adjusted across a family (``holm_bonferroni``, re-exported here);
+  confidence intervals: a bootstrap over queries stratified by subset, averaged as the score is
+  (:func:`stratified_bootstrap_ci`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Rules (documented for users in ``docs/regression-gate.md``):
   content revision (``sha256:...``), not its path. Model identity (adapter, model id, revision, slug)
   and the environment (versions, device, batch sizes) are shown but never compared. A difference
   raises :class:`SettingsMismatchError` (exit code 2) unless ``force``.
-- **Tests**: a paired sign-flip randomisation test (:func:`jinavdr.evaluation.stats.paired_randomization_test`)
+- **Tests**: a paired sign-flip randomisation test (:func:`jinavdr.evaluation.aggregate.paired_test`)
   on per-query main-metric values, pairing by (subset, query id). Each query's difference is weighted
   as it weighs in the reported mean (``1 / (#subsets x #queries of its subset)`` for a dataset, divided
   again by #datasets for the headline), so the tested statistic *is* the reported delta. Dataset

@@ -20,7 +20,7 @@ Rules (also in ``docs/leaderboard.md``)
   dataset is bold; every model showing that same value is bold too.
 - **Significance.** Per dataset, the best model (largest unrounded score among the bold ones that
   have per-query values) is compared with every other covering model that has per-query values by a
-  paired sign-flip randomisation test (:func:`jinavdr.evaluation.stats.paired_randomization_test`, seeded) on
+  paired sign-flip randomisation test (:func:`jinavdr.evaluation.aggregate.paired_test`, seeded) on
   query-level values weighted so that their sum is the dataset score (so languages count equally);
   p-values are Holm-adjusted within the dataset. Adjusted p >= alpha marks a tie with the best. The
   same test over the common set (each dataset weighted 1/|common|) compares every ranked model with
