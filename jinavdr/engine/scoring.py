@@ -80,7 +80,8 @@ def scoring_settings(similarity: str, device: str | torch.device | None = None, 
     """What a result file should record about scoring: scores can move in their last bit with these."""
     import torch
 
-    dev = resolve_device(device)
+    # a record describes the device it is given (a GPU run's record may be built anywhere)
+    dev = resolve_device(None) if device is None else torch.device(device)
     return {
         "similarity": similarity,
         "scoring_device": dev.type,
