@@ -6,9 +6,18 @@
 
     report = jv.run("bm25", "sample")                      # encode/search, score, evaluate, write
     report = jv.run("jina-v4", ["tabfquad", "arxivqa"], vector="single", batch_size=4)
-    print(report.mean())                                   # (mean nDCG@5, #complete, #selected)
+    print(report.mean())                                   # (mean nDCG@5 in [0, 1], #complete, #selected)
+    report.to_pandas()                                     # the tidy frame of its result files
     plan = jv.plan("minilm", "sample")                     # what a run would do; nothing is encoded
     files = jv.load_results("results/bm25")                # every ResultFile under a folder
+    df = jv.results_frame("results")                       # model x dataset x subset x metric rows
+    board = jv.leaderboard("results")                      # board.to_pandas(), board.pivot("dataset")
+    gate = jv.compare("results/baseline/bm25", "results/bm25")   # gate.passed, gate.to_pandas()
+
+A run whose subsets fail raises :class:`SubsetsFailedError` (``exc.report`` is the partial report)
+unless ``allow_failures=True``. Scores are fractions in [0, 1] in every object and frame (a field in
+points says so: ``delta_points``, ``max_drop_points``); rendered tables show them x100. Errors name
+arguments as spelled here (:class:`~jinavdr.errors.ArgumentError`).
 
 Keyword arguments of :func:`run` that are not run options are model options and go to the
 model registry (``resolve(name, **options)``): ``vector``, ``max_pixels``, ``truncate_dim``,
@@ -17,14 +26,15 @@ model registry (``resolve(name, **options)``): ``vector``, ``max_pixels``, ``tru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
-from jinavdr.errors import JinaVDRError
+from jinavdr.errors import ArgumentError, JinaVDRError
 from jinavdr.execution import distributed
+from jinavdr.execution.progress import TqdmEvents, wants_progress
 from jinavdr.execution.request import RunRequest
 from jinavdr.execution.runner import (
     DefaultBackend,
@@ -33,6 +43,7 @@ from jinavdr.execution.runner import (
     Runner,
     RunOptions,
     RunReport,
+    SubsetsFailedError,
     WorkUnit,
     model_info_from_spec,
 )
@@ -42,10 +53,29 @@ from jinavdr.results.manifest import Environment
 from jinavdr.results.store import ResultStore, load_results
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from jinavdr.catalogue.dataset import Subset
     from jinavdr.models.registry import ModelSpec
+    from jinavdr.report.compare import Comparison as GateComparison
+    from jinavdr.report.leaderboard import Leaderboard
 
-__all__ = ["PlannedUnit", "RunPlan", "RunReport", "RunRequest", "load_results", "plan", "plan_request", "run", "run_request"]
+__all__ = [
+    "ArgumentError",
+    "PlannedUnit",
+    "RunPlan",
+    "RunReport",
+    "RunRequest",
+    "SubsetsFailedError",
+    "compare",
+    "leaderboard",
+    "load_results",
+    "plan",
+    "plan_request",
+    "results_frame",
+    "run",
+    "run_request",
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -96,10 +126,11 @@ def work_units(
     selected = select(tasks, languages=languages, domains=domains, formats=formats)
     paper = protocol == "paper"
     if paper and (no_qa := [task.name for task, _ in selected if not task.qa_repo]):
-        raise JinaVDRError(
-            f"protocol 'paper' reads the QA copies of the datasets, and {', '.join(no_qa)} "
+        raise ArgumentError(
+            "protocol",
+            f"'paper' reads the QA copies of the datasets, and {', '.join(no_qa)} "
             f"{'has' if len(no_qa) == 1 else 'have'} none (local folders and the sample use the BEIR layout). "
-            "Use --protocol beir for them."
+            "Use protocol 'beir' for them.",
         )
     from jinavdr.catalogue.loaders import recorded_source
 
@@ -145,12 +176,18 @@ def run(
     overwrite: bool = False,
     save_run: bool = False,
     events: Events | None = None,
+    progress: bool | None = None,
+    allow_failures: bool = False,
     **model_options: Any,
 ) -> RunReport:
     """Evaluate ``model`` on ``tasks``, writing ``<results_dir>/<model-slug>/<dataset>.json``.
 
     Finished subsets are skipped unless ``overwrite``; each subset is written as soon as it is done.
-    A failing subset does not stop the others: see ``report.failures`` / ``report.exit_code``.
+    A failing subset does not stop the others; when any failed, :class:`SubsetsFailedError` is raised
+    at the end, naming each failure and carrying the report as ``exc.report``. With
+    ``allow_failures=True`` the report is returned instead (see ``report.failures``).
+    ``progress`` draws a tqdm bar (a widget in notebooks); default: in a notebook or on a terminal.
+    Scores in the report are fractions in [0, 1] (``report.mean()``, ``report.to_pandas()``).
     Raises :class:`~jinavdr.errors.JinaVDRError` (before any encoding) for bad options, unknown
     names, an unwritable results folder, or result files that are corrupt or hold other settings.
     ``k`` is the ranking depth (default: the protocol's, 100 for ``beir``; ``paper`` ranks all pages).
@@ -164,20 +201,32 @@ def run(
         domains=domains, formats=formats, shard=shard, overwrite=overwrite, save_run=save_run,
         model_options=model_options,
     )  # fmt: skip
-    return run_request(request, events=events)
+    return run_request(request, events=events, progress=progress, allow_failures=allow_failures)
 
 
-def run_request(request: RunRequest, *, events: Events | None = None) -> RunReport:
-    """:func:`run` for a prepared :class:`~jinavdr.execution.request.RunRequest` (what the CLI calls)."""
+def run_request(
+    request: RunRequest, *, events: Events | None = None, progress: bool | None = None, allow_failures: bool = False
+) -> RunReport:
+    """:func:`run` for a :class:`~jinavdr.execution.request.RunRequest` (what the CLI calls)."""
     p = _prepare(request)
     p.store.ensure_writable(p.spec.slug())
-    if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
-        return distributed.run_units(p.spec, p.units, p.store, p.options, device=p.device,
-                                     allow_unpinned=request.allow_unpinned, events=events)
-    backend = DefaultBackend(p.spec, device=p.device, allow_unpinned=request.allow_unpinned)
-    runner = Runner(model_info_from_spec(p.spec), backend, p.store, p.options,
-                    env=Environment.capture(p.device), events=events)
-    return runner.run(p.units)
+    # one bar per job: under torchrun only rank 0 draws it
+    bar = TqdmEvents() if events is None and wants_progress(progress) and distributed.is_main_process() else None
+    try:
+        if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
+            report = distributed.run_units(p.spec, p.units, p.store, p.options, device=p.device,
+                                           allow_unpinned=request.allow_unpinned, events=events or bar)
+        else:
+            backend = DefaultBackend(p.spec, device=p.device, allow_unpinned=request.allow_unpinned)
+            runner = Runner(model_info_from_spec(p.spec), backend, p.store, p.options,
+                            env=Environment.capture(p.device), events=events or bar)
+            report = runner.run(p.units)
+    finally:
+        if bar is not None:
+            bar.close()
+    if report.failures and not allow_failures:
+        raise SubsetsFailedError(report)
+    return report
 
 
 # --------------------------------------------------------------------------------------------------
@@ -309,3 +358,76 @@ def plan_request(request: RunRequest) -> RunPlan:
                 out.notes.append(f"{unit.key}: {exc}")
         out.units.append(planned)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------------
+
+
+def results_frame(
+    paths: str | Path | Sequence[str | Path], *, metrics: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The tidy frame of the result files under ``paths`` (files or folders): one row per model x
+    dataset x subset x metric, values as fractions (:mod:`jinavdr.results.frame`)."""
+    from jinavdr.results.frame import results_frame as _frame
+
+    return _frame(load_results(paths), metrics=metrics)
+
+
+def leaderboard(
+    paths: str | Path | Sequence[str | Path] = "results",
+    *,
+    collection: str | None = None,
+    with_references: bool | None = None,
+    references_path: str | Path | None = None,
+    references: Mapping[str, str] | None = None,
+    min_coverage: float = 0.5,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    n_bootstrap: int = 1_000,
+    seed: int = 0,
+) -> Leaderboard:
+    """The leaderboard of the result files under ``paths`` (what ``jinavdr leaderboard`` renders).
+
+    ``references`` maps a measured model to a published one (``{"jina-v4": "jina-embeddings-v4
+    (single-vector)"}``). Render it with :func:`jinavdr.report.render.render`; read it with
+    ``.to_pandas()`` (tidy) or ``.pivot("dataset")`` (datasets x models, fractions).
+    """
+    from jinavdr.report.leaderboard import LeaderboardOptions, leaderboard_from_paths
+
+    options = LeaderboardOptions(min_coverage=min_coverage, alpha=alpha, n_resamples=n_resamples,
+                                 n_bootstrap=n_bootstrap, seed=seed)
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    pairs = [f"{k}={v}" for k, v in (references or {}).items()]
+    return leaderboard_from_paths(items, collection=collection, with_references=with_references,
+                                  references_path=references_path, reference_pairs=pairs, options=options)
+
+
+def compare(
+    baseline: str | Path | Sequence[str | Path],
+    candidate: str | Path | Sequence[str | Path],
+    *,
+    max_drop_points: float = 0.5,
+    per_dataset: bool = False,
+    alpha: float = 0.05,
+    min_effect_points: float = 0.0,
+    exact: bool = False,
+    tolerance: float = 1e-6,
+    require_complete: bool = False,
+    force: bool = False,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> GateComparison:
+    """The regression gate (what ``jinavdr compare`` runs): candidate result files vs baseline's.
+
+    Drops are in points (nDCG@5 x100): ``max_drop_points=0.5`` tolerates a drop of 0.5 points of the
+    mean. Returns the comparison (``.passed``, ``.failures``, ``.to_pandas()``); raises
+    :class:`~jinavdr.report.compare.SettingsMismatchError` when the settings differ, unless ``force``.
+    """
+    from jinavdr.report.compare import compare as _compare
+    return _compare(
+        load_results(baseline), load_results(candidate), max_drop_points=max_drop_points, alpha=alpha,
+        per_dataset=per_dataset, min_effect_points=min_effect_points, exact=exact, tolerance=tolerance,
+        require_complete=require_complete, force=force, n_resamples=n_resamples, seed=seed,
+    )

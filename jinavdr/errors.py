@@ -51,3 +51,26 @@ class DataError(JinaVDRError):
 
 class ResultsError(JinaVDRError):
     """A results folder or file is unusable (unwritable, corrupt, unknown schema, mixed settings)."""
+
+
+class ArgumentError(JinaVDRError, ValueError):
+    """A bad argument value, named as the Python API spells it (``k``, ``max_drop_points``).
+
+    :meth:`cli_message` says the same with the command-line flag (``--k``, ``--max-drop``), which the
+    CLI prints instead; ``problem`` is the rest of the sentence and names no flag.
+    """
+
+    def __init__(self, argument: str, problem: str, *, flag: str | None = None, cli: str | None = None) -> None:
+        self.argument, self.problem = argument, problem
+        self.flag = flag or "--" + argument.replace("_", "-")
+        self._cli = cli  # a whole sentence for the command line, where "<flag> <problem>" reads badly
+        super().__init__(f"{argument} {problem}")
+
+    def cli_message(self) -> str:
+        return self._cli or f"{self.flag} {self.problem}"
+
+
+def cli_message(exc: BaseException) -> str:
+    """What the command line shows for ``exc``: flags rather than argument names where it knows them."""
+    method = getattr(exc, "cli_message", None)
+    return method() if callable(method) else str(exc)

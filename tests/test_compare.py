@@ -92,7 +92,7 @@ def test_identical_results_pass() -> None:
     c = compare(baseline(), baseline())
     assert c.passed and c.exit_code == 0 and c.failures == []
     assert [d.dataset for d in c.datasets] == ["alpha", "beta", "gamma"]
-    assert all(d.verdict.label == "unchanged" and d.verdict.delta == 0.0 for d in c.datasets)
+    assert all(d.verdict.label == "unchanged" and d.verdict.delta_points == 0.0 for d in c.datasets)
     assert c.overall.p_value == 1.0
     assert c.baseline_only == () and c.candidate_only == ()
 
@@ -114,17 +114,17 @@ def test_doctored_regression_fails_naming_dataset_and_delta() -> None:
     assert not c.passed and c.exit_code == 1
     alpha = c.datasets[0]
     expected = (by_name(cand, "alpha").main_score() - by_name(base, "alpha").main_score()) * 100
-    assert alpha.verdict.delta == pytest.approx(expected)
-    assert alpha.verdict.delta < -5
+    assert alpha.verdict.delta_points == pytest.approx(expected)
+    assert alpha.verdict.delta_points < -5
     assert alpha.verdict.status == "fail" and alpha.verdict.label == "significant drop"
     assert alpha.verdict.p_adjusted is not None and alpha.verdict.p_adjusted < 0.05
     # The headline drop is a third of the dataset's (mean over 3 datasets) and beyond 0.5 points.
-    assert c.overall.delta == pytest.approx(expected / 3)
+    assert c.overall.delta_points == pytest.approx(expected / 3)
     assert any(f.startswith("mean over 3 datasets: drop of") for f in c.failures)
     md = render_markdown(c)
     assert "❌ Model quality (nDCG@5): regression" in md
-    row = next(line for line in md.splitlines() if line.startswith("| alpha |"))
-    assert f"{expected:+.2f}" in row and "❌ significant drop" in row
+    row = next(r for r in md_rows(md) if r[0] == "alpha")
+    assert row[5] == f"{expected:+.2f}" and row[7] == "❌ significant drop"
     assert c.datasets[1].verdict.status == "pass"  # beta untouched
 
 
@@ -134,10 +134,10 @@ def test_drop_beyond_tolerance_per_dataset_only_with_flag() -> None:
     cand = doctor(base, "beta", "fr", lambda v: np.where(np.arange(v.size) == np.argmax(v), 0.0, v))
     drop = -(by_name(cand, "beta").main_score() - by_name(base, "beta").main_score()) * 100
     assert drop > 1.0  # beta drops beyond a 1-point tolerance
-    loose = compare(base, cand, max_drop=1.0)
+    loose = compare(base, cand, max_drop_points=1.0)
     beta = loose.datasets[1].verdict
     assert loose.passed and beta.status == "warn" and beta.label == "drop beyond tolerance, not significant"
-    strict = compare(base, cand, max_drop=1.0, per_dataset=True)
+    strict = compare(base, cand, max_drop_points=1.0, per_dataset=True)
     assert not strict.passed
     assert strict.failures == [f"beta: drop of {drop:.2f} points exceeds the tolerance of 1.00 points"]
 
@@ -147,15 +147,15 @@ def test_significant_but_small_drop_is_flagged_and_fails() -> None:
     values = list(rng.uniform(0.2, 0.8, 400))
     base = [make_file("big", {"default": values})]
     cand = [make_file("big", {"default": [v - 0.003 for v in values]})]  # -0.3 points on every query
-    c = compare(base, cand, max_drop=0.5)
+    c = compare(base, cand, max_drop_points=0.5)
     v = c.datasets[0].verdict
-    assert v.delta == pytest.approx(-0.3)
+    assert v.delta_points == pytest.approx(-0.3)
     assert v.label == "significant drop (small)" and v.status == "fail"
     assert c.overall.label == "significant drop (small)"
     assert not c.passed
     assert "significant drop (small)" in render_markdown(c)
     # --min-effect lets a team ignore significant drops smaller than a given size.
-    relaxed = compare(base, cand, max_drop=0.5, min_effect=0.5)
+    relaxed = compare(base, cand, max_drop_points=0.5, min_effect_points=0.5)
     assert relaxed.passed
     assert relaxed.datasets[0].verdict.label == "significant drop below --min-effect (ignored)"
     assert relaxed.datasets[0].verdict.status == "warn"
@@ -174,7 +174,7 @@ def test_dataset_test_weights_queries_as_the_reported_mean() -> None:
     cand = [make_file("d", {"s1": [0.6, 0.6, 0.6], "s2": [0.4]})]
     c = compare(base, cand)
     v = c.datasets[0].verdict
-    assert v.delta == pytest.approx(0.0, abs=1e-9)
+    assert v.delta_points == pytest.approx(0.0, abs=1e-9)
     assert v.p_value == 1.0
     assert paired_randomization_test([0.5] * 4, [0.6, 0.6, 0.6, 0.4]) == pytest.approx(10 / 16)
 
@@ -187,7 +187,7 @@ def test_dataset_p_values_are_holm_adjusted() -> None:
         noise = rng.normal(0, 0.05, 60)
         base.append(make_file(f"d{i}", {"default": values}))
         cand.append(make_file(f"d{i}", {"default": list(np.array(values) - shift + noise)}))
-    c = compare(base, cand, max_drop=100)
+    c = compare(base, cand, max_drop_points=100)
     raw = [d.verdict.p_value for d in c.datasets]
     assert [d.verdict.p_adjusted for d in c.datasets] == pytest.approx(holm_bonferroni(raw))
 
@@ -210,7 +210,8 @@ def test_settings_mismatch_is_refused(changes: dict[str, object], needle: str) -
         compare(base, with_manifest(base, **changes))
     message = str(info.value)
     assert needle in message
-    assert "[all 3 datasets]" in message and "--force" in message
+    assert "[all 3 datasets]" in message and "pass force=True" in message  # the API's argument
+    assert "pass --force" in info.value.cli_message()  # the command line's flag
     assert info.value.exit_code == 2
 
 
@@ -293,7 +294,7 @@ def test_force_compares_and_reports_the_differences() -> None:
     assert [d.name for d in c.forced_differences] == ["protocol"]
     md = render_markdown(c)
     assert "Compared despite different evaluation settings (--force)" in md
-    assert "| protocol | `beir` | `paper` | ⚠️ differs (--force) |" in md
+    assert ["protocol", "`beir`", "`paper`", "⚠️ differs (--force)"] in md_rows(md)
 
 
 # --- coverage -----------------------------------------------------------------------------------
@@ -328,12 +329,12 @@ def test_results_without_per_query_values_are_compared_but_not_tested() -> None:
     base = baseline()
     cand = [f.model_copy(deep=True) for f in base]
     by_name(cand, "gamma").subsets["default"].metrics["ndcg_at_5"] -= 0.02  # -2 points, no per-query
-    c = compare(base, cand, max_drop=5)
+    c = compare(base, cand, max_drop_points=5)
     gamma = c.datasets[2]
     assert gamma.subsets[0].paired is None and gamma.subsets[0].p_value is None
     assert gamma.subsets[0].untested_reason == "no per-query values in the baseline"
     assert gamma.verdict.p_value is None and gamma.verdict.label == "drop within tolerance (not tested)"
-    assert gamma.verdict.delta == pytest.approx(-2.0)
+    assert gamma.verdict.delta_points == pytest.approx(-2.0)
     assert c.passed
     assert "No significance test for 1 of 4 subsets: `gamma:default` (no per-query values in the baseline)" in (
         render_markdown(c)
@@ -410,14 +411,24 @@ def test_load_results_reads_folders_and_files() -> None:
 runner = CliRunner()
 
 
+def md_rows(text: str) -> list[list[str]]:
+    """The stripped cells of every markdown table row."""
+    return [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in text.splitlines()
+            if line.startswith("|")]
+
+
 def test_cli_identical_exit_zero_with_report(tmp_path: Path) -> None:
     report = tmp_path / "out" / "report.md"
     result = runner.invoke(app, ["compare", str(FIXTURES), str(FIXTURES), "--report", str(report)])
     assert result.exit_code == 0, result.output
     text = report.read_text(encoding="utf-8")
     assert text.startswith("<!-- jinavdr-compare -->\n### ✅ Model quality (nDCG@5): no regression")
-    assert "| **mean** | 4 | 90 |" in text
-    assert text in result.output
+    assert ["**mean**", "4", "90"] in [row[:3] for row in md_rows(text)]
+    # the terminal gets a table for people; the markdown goes only to --report
+    assert "<!--" not in result.output and "|" not in result.output
+    assert "no regression" in result.output
+    mean = next(line.split() for line in result.output.splitlines() if line.strip().startswith("mean"))
+    assert mean[:2] == ["mean", "4"] and mean[-2:] == ["✅", "unchanged"]
 
 
 def test_cli_regression_exit_one(tmp_path: Path) -> None:
@@ -428,7 +439,7 @@ def test_cli_regression_exit_one(tmp_path: Path) -> None:
     drop = (by_name(baseline(), "alpha").main_score() - by_name(load_results(cand), "alpha").main_score()) * 100 / 3
     assert result.output.startswith(f"FAIL: mean nDCG@5 over 3 datasets 37.54 -> {37.54 - drop:.2f} ({-drop:+.2f} points)")
     assert "regression: alpha: significant drop of" in result.output
-    assert "| alpha | 1 | 40 |" in report.read_text(encoding="utf-8")
+    assert ["alpha", "1", "40"] in [row[:3] for row in md_rows(report.read_text(encoding="utf-8"))]
 
 
 def test_cli_settings_mismatch_exit_two_and_force(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Golden files: tests/golden/leaderboard.{md,csv,html}; regenerate after an intend
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 from fractions import Fraction
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +36,7 @@ from jinavdr.report.references import (
 )
 from jinavdr.report.render import render
 from jinavdr.report.render.markdown import escape
+from jinavdr.results.frame import FRAME_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "results" / "leaderboard"
@@ -281,6 +284,12 @@ def test_explicit_reference_mapping(results, references):
 # --------------------------------------------------------------------------------------------------
 
 
+def md_rows(text: str) -> list[list[str]]:
+    """The cells of every markdown table row (header and alignment rows included), stripped."""
+    return [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in text.splitlines()
+            if line.startswith("|")]
+
+
 def _golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if UPDATE:
@@ -425,17 +434,20 @@ def test_cli_writes_markdown_and_charts(tmp_path):
     assert {p.name for p in out.parent.iterdir()} == {"README.md", "means.png", "languages.png"}
     text = out.read_text()
     assert "![Benchmark means with confidence intervals](means.png)" in text
-    assert "| 1 | jina-v4 | single-vector | **85.42** |" in text
+    assert ["1", "jina-v4", "single-vector", "**85.42**"] in [r[:4] for r in md_rows(text)]
     assert "[paper]" not in text  # references are off outside the jinavdr collection
 
 
 def test_cli_csv_to_stdout_and_references_on_for_jinavdr():
     res = _cli(str(FIXTURES), "--format", "csv")
     assert res.exit_code == 0, res.output
-    lines = res.stdout.splitlines()
-    assert lines[0] == "model,dataset,subset,metric,value,reference"
-    assert "jina-v4,tabfquad,default,ndcg_at_5,87.50,false" in lines
-    assert "jina-embeddings-v4 (multi-vector) [paper],airbnb-synthetic,average,ndcg_at_5,37.51,true" in lines
+    frame = pd.read_csv(io.StringIO(res.stdout), keep_default_na=False)
+    assert tuple(frame.columns) == FRAME_COLUMNS
+    row = frame[(frame.model == "jina-v4") & (frame.dataset == "tabfquad") & (frame.metric == "ndcg_at_5")]
+    assert row.value.tolist() == [0.875] and row.reference.tolist() == [False]  # fractions, not x100
+    ref = frame[(frame.model == "jina-embeddings-v4 (multi-vector) [paper]") & (frame.subset == "average")
+                & (frame.dataset == "airbnb-synthetic")]
+    assert f"{ref.value.item() * 100:.2f}" == "37.51" and ref.reference.item()
 
 
 def test_cli_reports_errors_without_traceback(tmp_path):

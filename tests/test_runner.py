@@ -240,7 +240,7 @@ def test_api_run_writes_complete_result_files(tmp_path: Path, data):
 def _run_in_subprocess(results: Path, task: str, env: dict[str, str], extra: str = "") -> subprocess.CompletedProcess:
     code = (
         "import jinavdr.api as api, sys\n"
-        f"r = api.run({SEARCHER!r}, [{task!r}], results_dir={str(results)!r}, device='cpu'{extra})\n"
+        f"r = api.run({SEARCHER!r}, [{task!r}], results_dir={str(results)!r}, device='cpu', allow_failures=True{extra})\n"
         "sys.exit(r.exit_code)\n"
     )
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -269,7 +269,17 @@ def test_failing_task_gives_nonzero_exit_and_others_finish(tmp_path: Path, data,
     report = api.run(SEARCHER, [str(data["single"]), str(data["multi"])], results_dir=tmp_path, device="cpu")
     assert report.ok  # nothing fails without the switch; multi ran too
     monkeypatch.setenv("JINAVDR_FAKE_FAIL", "multi")
-    report = api.run(SEARCHER, [str(data["multi"]), str(data["single"])], results_dir=tmp_path / "b", device="cpu")
+    with pytest.raises(api.SubsetsFailedError) as info:  # by default: one exception naming each failure
+        api.run(SEARCHER, [str(data["multi"]), str(data["single"])], results_dir=tmp_path / "c", device="cpu")
+    message = str(info.value)
+    assert message.startswith("3 of 4 subsets failed for model 'python:tests.run_fakes:FakeSearcher'")
+    for lang in ("de", "en", "fr"):
+        assert f"\n  multi:{lang}: RuntimeError: simulated failure on multi" in message
+    assert "allow_failures=True" in message and "--allow" not in message  # arguments, not CLI flags
+    assert info.value.exit_code == 1 and [u.key for u in info.value.report.completed] == ["single:default"]
+    assert len(list((tmp_path / "c").rglob("single.json"))) == 1  # the finished subset was saved all the same
+    report = api.run(SEARCHER, [str(data["multi"]), str(data["single"])], results_dir=tmp_path / "b", device="cpu",
+                     allow_failures=True)
     assert [f.subset for f in report.failures] == ["de", "en", "fr"]
     assert all(f.message == "simulated failure on multi" for f in report.failures)
     assert [u.key for u in report.completed] == ["single:default"] and report.exit_code == 1

@@ -247,7 +247,7 @@ def test_concurrent_shards_into_one_folder_share_a_dataset_file(tmp_path: Path, 
 
 def _shard_subprocess(results: Path, data: list[str], shard: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     code = ("import jinavdr.api as api, sys\n"
-            f"r = api.run({SEARCHER!r}, {data!r}, results_dir={str(results)!r}, device='cpu', shard={shard!r})\n"
+            f"r = api.run({SEARCHER!r}, {data!r}, results_dir={str(results)!r}, device='cpu', shard={shard!r}, allow_failures=True)\n"
             "print('skipped', [u.key for u in r.skipped], 'completed', [u.key for u in r.completed])\n"
             "sys.exit(r.exit_code)\n")
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,

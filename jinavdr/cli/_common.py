@@ -16,5 +16,7 @@ def fail(exc: Exception, console: Console | None = None) -> NoReturn:
     from rich.console import Console
     from rich.markup import escape
 
-    (console or Console(stderr=True)).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    from jinavdr.errors import cli_message
+
+    (console or Console(stderr=True)).print(f"[red]error:[/red] {escape(cli_message(exc))}", highlight=False)
     raise typer.Exit(getattr(exc, "exit_code", 2))

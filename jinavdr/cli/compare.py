@@ -1,10 +1,17 @@
-"""``jinavdr compare``: the regression gate (exit 0 pass, 1 regression, 2 usage or settings error)."""
+"""``jinavdr compare``: the regression gate (exit 0 pass, 1 regression, 2 usage or settings error).
+
+The terminal gets a readable table; the markdown report is written only to ``--report``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from jinavdr.report.compare import Comparison
 
 
 def compare_command(
@@ -24,7 +31,9 @@ def compare_command(
         False, "--require-complete", help="Fail when the candidate lacks a subset of the baseline."
     ),
     force: bool = typer.Option(False, "--force", help="Compare even when evaluation settings differ."),
-    report: Path | None = typer.Option(None, "--report", help="Write the markdown report to this file."),
+    report: Path | None = typer.Option(
+        None, "--report", help="Write the markdown report (for a pull-request comment) to this file."
+    ),
     n_resamples: int = typer.Option(10_000, "--n-resamples", help="Resamples of the randomisation test."),
     seed: int = typer.Option(0, "--seed", help="Seed of the randomisation test."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the verdict line."),
@@ -36,7 +45,7 @@ def compare_command(
     results evaluated with different settings (protocol, dataset revision, ranking depth, model options
     such as max_pixels or vector type, dtype) unless --force; model id and revision may differ.
     """
-    from jinavdr.errors import JinaVDRError
+    from jinavdr.errors import JinaVDRError, cli_message
     from jinavdr.report.compare import GateOptions, compare
     from jinavdr.report.format import metric_label, points, signed
     from jinavdr.report.render.gate import render_markdown, render_refusal
@@ -44,10 +53,10 @@ def compare_command(
 
     try:
         options = GateOptions(
-            max_drop=max_drop,
+            max_drop_points=max_drop,
             alpha=alpha,
             per_dataset=per_dataset,
-            min_effect=min_effect,
+            min_effect_points=min_effect,
             exact=exact,
             tolerance=tolerance,
             require_complete=require_complete,
@@ -57,25 +66,61 @@ def compare_command(
         )
         comparison = compare(load_results(baseline), load_results(candidate), options)
     except JinaVDRError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        message = cli_message(exc)
+        typer.echo(f"error: {message}", err=True)
         if report is not None:
-            _write_report(report, render_refusal(str(exc)))
+            _write_report(report, render_refusal(message))
         raise typer.Exit(exc.exit_code) from None
-    markdown = render_markdown(comparison)
     if report is not None:
-        _write_report(report, markdown)
+        _write_report(report, render_markdown(comparison))
     if quiet:
         o = comparison.overall
         verdict = "PASS" if comparison.passed else "FAIL"
         typer.echo(
             f"{verdict}: mean {metric_label(comparison.main_metric)} over {len(comparison.datasets)} datasets "
-            f"{points(o.baseline)} -> {points(o.candidate)} ({signed(o.delta)} points)"
+            f"{points(o.baseline)} -> {points(o.candidate)} ({signed(o.delta_points)} points)"
         )
     else:
-        typer.echo(markdown, nl=False)
+        print_comparison(comparison, report)
     for failure in comparison.failures:
         typer.echo(f"regression: {failure}", err=True)
     raise typer.Exit(comparison.exit_code)
+
+
+def print_comparison(comparison: Comparison, report: Path | None) -> None:
+    """The verdict and the dataset table as a rich table for the terminal (markdown goes to --report)."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from jinavdr.report.format import metric_label
+    from jinavdr.report.render.gate import dataset_rows
+
+    console = Console(highlight=False)
+    metric = metric_label(comparison.main_metric)
+    colour = "green" if comparison.passed else "red"
+    title = "no regression" if comparison.passed else "regression"
+    table = Table(title=f"[{colour}]{metric} ×100: {title}[/{colour}]", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  caption="n: subsets compared; p: Holm-adjusted across datasets", caption_justify="left")
+    for header, right in (("dataset", False), ("n", True), ("baseline", True), ("candidate", True),
+                          ("Δ", True), ("p", True), ("verdict", False)):
+        table.add_column(header, justify="right" if right else "left", no_wrap=header != "verdict")
+    rows = dataset_rows(comparison)
+    for i, (dataset, subsets, _queries, base, cand, delta, p, verdict) in enumerate(rows):
+        last = i == len(rows) - 1
+        table.add_row(escape(dataset), subsets, base, cand, delta, p, escape(verdict),
+                      style="bold" if last else None, end_section=i == len(rows) - 2)
+    console.print(table)
+    for name in comparison.baseline_only:
+        console.print(f"in the baseline only (not compared): {escape(name)}")
+    for name in comparison.candidate_only:
+        console.print(f"in the candidate only (not compared): {escape(name)}")
+    for difference in comparison.forced_differences:
+        console.print(f"[yellow]compared despite different settings[/yellow]: {escape(difference.describe())}")
+    where = f"the full report is in {escape(str(report))}" if report else "--report FILE writes the full markdown report"
+    console.print(f"[dim]{where}[/dim]")
 
 
 def _write_report(path: Path, text: str) -> None:

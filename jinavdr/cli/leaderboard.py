@@ -65,16 +65,13 @@ def leaderboard_command(
             from jinavdr.errors import UnknownNameError
 
             raise UnknownNameError("format", fmt, FORMATS)
-        try:
-            options = LeaderboardOptions(
-                min_coverage=min_coverage,
-                alpha=alpha,
-                n_resamples=n_resamples,
-                n_bootstrap=n_bootstrap,
-                seed=seed,
-            )
-        except ValueError as exc:
-            raise JinaVDRError(str(exc)) from None
+        options = LeaderboardOptions(  # bad values raise ArgumentError, shown with their flags
+            min_coverage=min_coverage,
+            alpha=alpha,
+            n_resamples=n_resamples,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
         board = leaderboard_from_paths(
             results or [Path("results")],
             collection=collection,

@@ -1,4 +1,4 @@
-"""``jinavdr export --format mteb`` and ``jinavdr import``: MTEB TaskResult files in and out."""
+"""``jinavdr export`` (MTEB TaskResult files, or model cards with a ``model-index``) and ``jinavdr import``."""
 
 from __future__ import annotations
 
@@ -11,31 +11,45 @@ from jinavdr.cli._common import fail
 
 def export_command(
     results: list[Path] = typer.Argument(..., help="Result files or folders (a model folder or a results root)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write <model>/<revision>/<Task>.json into "
-                             "(MTEB's results/ layout, e.g. ~/.cache/mteb/results)."),
-    fmt: str = typer.Option("mteb", "--format", help="Output format; only 'mteb' exists."),
-    model_name: str | None = typer.Option(None, "--model-name", help="MTEB model name (default: the model id "
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write into: mteb writes <model>/<revision>/"
+                             "<Task>.json (MTEB's results/ layout); model-index writes <model-slug>/README.md."),
+    fmt: str = typer.Option("mteb", "--format", help="mteb (MTEB TaskResult JSON) or model-index (a Hub model "
+                            "card whose YAML holds the evaluation results)."),
+    model_name: str | None = typer.Option(None, "--model-name", help="Model name (default: the model id "
                                           "in the manifest)."),
+    metric: list[str] = typer.Option([], "--metric", help="model-index: metric to export (repeatable; default "
+                                     "ndcg_at_5)."),
 ) -> None:
-    """Write result files as MTEB TaskResult JSON (beir protocol only)."""
+    """Write result files as MTEB TaskResult JSON (beir protocol only) or as model-card metadata."""
     from rich.console import Console
     from rich.markup import escape
 
-    from jinavdr.errors import JinaVDRError
-    from jinavdr.results.mteb_io import export_mteb
+    from jinavdr.errors import JinaVDRError, UnknownNameError
     from jinavdr.results.store import load_results
 
     console = Console(highlight=False)
     try:
-        if fmt != "mteb":
-            raise JinaVDRError(f"unknown export format {fmt!r}; the only format is 'mteb'")
+        if fmt not in EXPORT_FORMATS:
+            raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
         files = load_results(results)
-        written = export_mteb(files, out, model_name=model_name)
+        if fmt == "model-index":
+            from jinavdr.catalogue.tasks import MAIN_METRIC
+            from jinavdr.report.model_index import write_model_cards
+
+            written = write_model_cards(files, out, model_name=model_name, metrics=metric or [MAIN_METRIC])
+        else:
+            from jinavdr.results.mteb_io import export_mteb
+
+            written = export_mteb(files, out, model_name=model_name)
     except JinaVDRError as exc:
         fail(exc)
     for path in written:
         console.print(f"wrote {escape(str(path))}")
-    console.print(f"{len(written)} MTEB result file(s) under {escape(str(out))}")
+    what = "model card(s) with a model-index" if fmt == "model-index" else "MTEB result file(s)"
+    console.print(f"{len(written)} {what} under {escape(str(out))}")
+
+
+EXPORT_FORMATS = ("mteb", "model-index")
 
 
 def import_command(

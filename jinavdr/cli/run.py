@@ -269,7 +269,7 @@ def run_command(
             print_plan(console, api.plan_request(request))
             return
         with _progress_events(console) as events:
-            report = api.run_request(request, events=events)
+            report = api.run_request(request, events=events, allow_failures=True)
     except JinaVDRError as exc:
         fail(exc, err)
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
-from jinavdr.errors import JinaVDRError
+from jinavdr.errors import ArgumentError
 from jinavdr.execution.runner import RunOptions
 
 __all__ = ["RunRequest"]
@@ -73,17 +73,17 @@ class RunRequest:
 
         proto = get_protocol(self.protocol)
         if proto.depth is None and self.k is not None:
-            raise JinaVDRError(
-                f"--k does not apply to protocol {self.protocol!r}: it ranks the whole corpus. Leave --k out."
+            raise ArgumentError(
+                "k", f"does not apply to protocol {self.protocol!r}: it ranks the whole corpus. Leave it out."
             )
         depth = proto.depth if self.k is None else self.k
         if depth is not None and depth < 1:
-            raise JinaVDRError(f"--k must be at least 1, got {self.k}")
-        for name, value in (("--batch-size", self.batch_size), ("--query-batch-size", self.query_batch_size)):
+            raise ArgumentError("k", f"must be at least 1, got {self.k}")
+        for name, value in (("batch_size", self.batch_size), ("query_batch_size", self.query_batch_size)):
             if value is not None and value < 1:
-                raise JinaVDRError(f"{name} must be at least 1, got {value}")
+                raise ArgumentError(name, f"must be at least 1, got {value}")
         if self.num_workers < 0:
-            raise JinaVDRError(f"--num-workers must be 0 or more, got {self.num_workers}")
+            raise ArgumentError("num_workers", f"must be 0 or more, got {self.num_workers}")
         return RunOptions(
             protocol=proto.name, k=depth, batch_size=self.batch_size, query_batch_size=self.query_batch_size,
             num_workers=self.num_workers, use_cache=self.use_cache, cache_dir=self.cache_dir,

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     #: What a backend loads: an encoder (embeddings scored here) or a searcher (ranks by itself).
     Adapter = Encoder | Searcher
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # --------------------------------------------------------------------------------------------------
 # Plan
 # --------------------------------------------------------------------------------------------------
@@ -226,6 +229,36 @@ class RunReport:
         scores = [d.score for d in self.datasets if d.complete and d.score is not None]
         mean = sum(scores) / len(scores) if scores else None
         return mean, len(scores), len(self.datasets)
+
+    def to_pandas(self, *, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """The tidy frame (:func:`jinavdr.results.frame.results_frame`) of this run's result files:
+        every subset they hold (also those finished by earlier runs), values as fractions."""
+        from jinavdr.results.frame import results_frame
+        from jinavdr.results.store import read_result_file
+
+        files = [read_result_file(d.path) for d in self.datasets if d.path is not None and Path(d.path).is_file()]
+        return results_frame(files, metrics=metrics)
+
+
+class SubsetsFailedError(JinaVDRError):
+    """Some subsets of a run failed; ``report`` holds everything (finished subsets are saved).
+
+    The message names each failed subset and its error. Exit code 1, as a run with failures.
+    """
+
+    exit_code = 1
+
+    def __init__(self, report: RunReport) -> None:
+        self.report = report
+        self.failures = list(report.failures)
+        total = len(report.completed) + len(report.failures)
+        lines = "\n  ".join(str(f) for f in self.failures)
+        super().__init__(
+            f"{len(self.failures)} of {total} subsets failed for model {report.model!r} "
+            f"(the {len(report.completed)} finished ones are saved under {report.results_dir}):\n  {lines}\n"
+            "Run it again to retry only the failed subsets; the exception's .report holds the partial "
+            "report (or pass allow_failures=True to get it returned)."
+        )
 
 
 # --------------------------------------------------------------------------------------------------

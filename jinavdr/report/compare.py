@@ -20,9 +20,9 @@ Rules (documented for users in ``docs/regression-gate.md``):
   p-values are Holm-adjusted across the tested datasets; the headline test is a single test.
   Subsets without per-query values are not tested (reported as such).
 - **Verdict** (exit code 1 on any failure):
-  the headline drop exceeds ``max_drop`` points; with ``per_dataset`` a dataset's drop exceeds it;
+  the headline drop exceeds ``max_drop_points`` points; with ``per_dataset`` a dataset's drop exceeds it;
   a *significant* drop (p < alpha, delta < 0) of the headline or of a dataset fails even when smaller
-  than ``max_drop`` (labelled "significant drop (small)"), unless smaller than ``min_effect`` points;
+  than ``max_drop_points`` (labelled "significant drop (small)"), unless smaller than ``min_effect_points`` points;
   with ``require_complete`` a baseline subset missing from the candidate fails; with ``exact`` any
   change of any recorded metric, per-query value or count beyond ``tolerance`` fails, either way, and
   so does a dataset or subset present on one side only.
@@ -33,16 +33,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jinavdr.catalogue.loaders import is_content_revision
-from jinavdr.errors import ResultsError
+from jinavdr.errors import ArgumentError, ResultsError
 from jinavdr.evaluation.aggregate import PairedQueries, holm_bonferroni, mean, pair_queries, paired_test
 from jinavdr.report.format import in_points, p_phrase, to_points
 from jinavdr.results.identity import differences, evaluation_settings
 from jinavdr.results.schema import ResultFile, SubsetResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Comparison",
@@ -63,6 +66,9 @@ _POINTS_EPS = 1e-9
 class SettingsMismatchError(ResultsError):
     """Baseline and candidate were evaluated with different settings (exit code 2)."""
 
+    def cli_message(self) -> str:
+        return str(self).replace("pass force=True", "pass --force")
+
 
 # --------------------------------------------------------------------------------------------------
 # Options and results
@@ -73,10 +79,10 @@ class SettingsMismatchError(ResultsError):
 class GateOptions:
     """Thresholds of the gate. Points are main-metric x100 (nDCG@5 points)."""
 
-    max_drop: float = 0.5
+    max_drop_points: float = 0.5
     alpha: float = 0.05
     per_dataset: bool = False
-    min_effect: float = 0.0
+    min_effect_points: float = 0.0
     exact: bool = False
     tolerance: float = 1e-6  # on the fraction scale, for ``exact``
     require_complete: bool = False
@@ -85,16 +91,17 @@ class GateOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_drop < 0:
-            raise ResultsError(f"--max-drop must be >= 0 points, got {self.max_drop}.")
-        if not 0.0 < self.alpha < 1.0:
-            raise ResultsError(f"--alpha must be strictly between 0 and 1, got {self.alpha}.")
-        if self.min_effect < 0:
-            raise ResultsError(f"--min-effect must be >= 0 points, got {self.min_effect}.")
-        if self.tolerance < 0:
-            raise ResultsError(f"--tolerance must be >= 0, got {self.tolerance}.")
-        if self.n_resamples < 1:
-            raise ResultsError(f"--n-resamples must be >= 1, got {self.n_resamples}.")
+        checks = (
+            ("max_drop_points", "--max-drop", self.max_drop_points >= 0, f"must be >= 0 points, got {self.max_drop_points}."),
+            ("alpha", "--alpha", 0.0 < self.alpha < 1.0, f"must be strictly between 0 and 1, got {self.alpha}."),
+            ("min_effect_points", "--min-effect", self.min_effect_points >= 0,
+             f"must be >= 0 points, got {self.min_effect_points}."),
+            ("tolerance", "--tolerance", self.tolerance >= 0, f"must be >= 0, got {self.tolerance}."),
+            ("n_resamples", "--n-resamples", self.n_resamples >= 1, f"must be >= 1, got {self.n_resamples}."),
+        )
+        for argument, flag, ok, problem in checks:
+            if not ok:
+                raise ArgumentError(argument, problem, flag=flag)
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,8 @@ class SubsetComparison:
     changes: tuple[str, ...]  # what moved beyond the tolerance (exact mode only)
 
     @property
-    def delta(self) -> float:
-        """Candidate minus baseline, in points."""
+    def delta_points(self) -> float:
+        """Candidate minus baseline, in points (x100; ``baseline``/``candidate`` are fractions)."""
         return to_points(self.candidate - self.baseline)
 
     @property
@@ -151,7 +158,8 @@ class MeanComparison:
     failures: tuple[str, ...]
 
     @property
-    def delta(self) -> float:
+    def delta_points(self) -> float:
+        """Candidate minus baseline, in points (x100; ``baseline``/``candidate`` are fractions)."""
         return to_points(self.candidate - self.baseline)
 
 
@@ -196,6 +204,11 @@ class Comparison:
     def exit_code(self) -> int:
         return 0 if self.passed else 1
 
+    def to_pandas(self, *, catalogue: Any | None = None) -> pd.DataFrame:
+        """One row per compared dataset x subset (:func:`jinavdr.report.frames.comparison_frame`)."""
+        from jinavdr.report.frames import comparison_frame
+
+        return comparison_frame(self, catalogue=catalogue)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,17 +348,17 @@ def _verdict(
 ) -> MeanComparison:
     delta = to_points(candidate - baseline)
     drop = -delta
-    beyond = drop > opts.max_drop + _POINTS_EPS
+    beyond = drop > opts.max_drop_points + _POINTS_EPS
     significant = p_adj is not None and p_adj < opts.alpha
     failures: list[str] = []
     warn = False
     if beyond:
         if gate_tolerance:
-            failures.append(f"{what}: drop of {in_points(drop)} points exceeds the tolerance of {in_points(opts.max_drop)} points")
+            failures.append(f"{what}: drop of {in_points(drop)} points exceeds the tolerance of {in_points(opts.max_drop_points)} points")
         else:
             warn = True
     if significant and delta < 0:
-        if drop < opts.min_effect:
+        if drop < opts.min_effect_points:
             label, warn = "significant drop below --min-effect (ignored)", True
         else:
             label = "significant drop" + ("" if beyond else " (small)")
@@ -389,7 +402,7 @@ def compare(
 ) -> Comparison:
     """Compare candidate results with baseline results on their common subsets.
 
-    ``options`` (or its fields as keywords: ``max_drop=1.0, per_dataset=True``, ...) are the gate's
+    ``options`` (or its fields as keywords: ``max_drop_points=1.0, per_dataset=True``, ...) are the gate's
     thresholds, :class:`GateOptions`. Raises :class:`SettingsMismatchError` when evaluation settings
     differ (unless ``force``) and :class:`ResultsError` when there is nothing in common. See the module
     docstring for the rules.
@@ -407,7 +420,7 @@ def compare(
         raise SettingsMismatchError(
             "baseline and candidate were evaluated with different settings, so their scores are not "
             f"comparable:\n  {lines}\n{_changed_content_hint(differences)}Rerun the candidate with the "
-            "baseline's settings, or pass --force to compare anyway."
+            "baseline's settings, or pass force=True to compare anyway."
         )
     if not any(set(b.subsets) & set(c.subsets) for b, c in pairs.values()):
         raise ResultsError(

@@ -43,7 +43,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from jinavdr.catalogue.tasks import MAIN_METRIC
-from jinavdr.errors import ResultsError, UnknownNameError
+from jinavdr.errors import ArgumentError, ResultsError, UnknownNameError
 from jinavdr.evaluation.aggregate import (
     holm_bonferroni,
     mean,
@@ -58,6 +58,9 @@ from jinavdr.results.schema import ResultFile
 
 if TYPE_CHECKING:
     from jinavdr.catalogue.tasks import Catalogue
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Cell",
@@ -120,11 +123,12 @@ class LeaderboardOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_coverage <= 1.0:
-            raise ValueError(f"min_coverage must lie in [0, 1], got {self.min_coverage}")
+            raise ArgumentError("min_coverage", f"must lie in [0, 1], got {self.min_coverage}")
         if not 0.0 < self.alpha < 1.0:
-            raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha}")
-        if self.n_resamples < 1 or self.n_bootstrap < 1:
-            raise ValueError("n_resamples and n_bootstrap must be at least 1")
+            raise ArgumentError("alpha", f"must lie strictly between 0 and 1, got {self.alpha}")
+        for name in ("n_resamples", "n_bootstrap"):
+            if getattr(self, name) < 1:
+                raise ArgumentError(name, f"must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class Column:
     model_id: str = ""
     revision: str | None = None
     settings: str = ""  # compact sorted JSON of the manifest settings
+    dtype: str | None = None  # the manifest's dtype (None: the adapter's default)
     source: str = ""  # "jinavdr" / "mteb" for measured models, the paper tables for references
     n_files: int = 0
     #: (dataset, subset) -> main-metric score.
@@ -245,6 +250,38 @@ class Leaderboard:
     @property
     def measured(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if not c.is_reference)
+
+    def mean_over(self, column: int, datasets: Sequence[str]) -> float | None:
+        """The unweighted mean of a column's dataset scores over ``datasets`` (names of this
+        leaderboard), or None unless the column covers every one of them."""
+        by_name = {d.name: d for d in self.datasets}
+        cells = [_dataset_cell(self.columns[column], by_name[name]) for name in datasets]
+        if not cells or not all(c.complete for c in cells):
+            return None
+        return _mean_cell({n: c.value for n, c in zip(datasets, cells, strict=True)}, datasets).value
+
+    def covered(self, column: int) -> tuple[str, ...]:
+        """The datasets a column covers (every expected subset present), in collection order."""
+        return tuple(d.name for d in self.datasets if _dataset_cell(self.columns[column], d).complete)
+
+    def to_pandas(self, *, main_only: bool = False, catalogue: Any | None = None) -> pd.DataFrame:
+        """The tidy frame (:mod:`jinavdr.results.frame`) of every model shown, references included.
+
+        Measured models give every recorded metric (``main_only``: the leaderboard's metric only);
+        references give their published main-metric scores per subset, and a published dataset
+        score without per-language numbers as the row of subset ``average``.
+        """
+        from jinavdr.report.frames import leaderboard_frame
+
+        return leaderboard_frame(self, main_only=main_only, catalogue=catalogue)
+
+    def pivot(self, table: str = "dataset") -> pd.DataFrame:
+        """A table of the leaderboard as a pandas pivot: rows x model labels, scores as fractions
+        (NaN: missing). ``table``: ``dataset``, ``language``, ``domain``, ``format`` or
+        ``dataset_language``. Partial cells (some subsets missing) are NaN, as they count nowhere."""
+        from jinavdr.report.frames import leaderboard_pivot
+
+        return leaderboard_pivot(self, table)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,6 +492,7 @@ def _measured_columns(
                 model_id=manifest.model_id,
                 revision=manifest.model_revision,
                 settings=_compact_json(manifest.settings),
+                dtype=manifest.dtype,
                 source=getattr(manifest, "source", "jinavdr"),
                 n_files=len(builder.files),
                 scores=MappingProxyType(dict(sorted(builder.scores.items()))),
@@ -514,7 +552,7 @@ def _map_references(
     unknown = sorted(set(explicit) - used)
     if unknown:
         valid = {k for c in columns for k in (c.label, c.slug, c.model)}
-        raise UnknownNameError("measured model", unknown[0], valid, hint="(left side of --reference)")
+        raise UnknownNameError("measured model", unknown[0], valid, hint="(the measured side of a reference mapping)")
     return out
 
 
@@ -901,9 +939,12 @@ def leaderboard_from_paths(
     if with_references is None:
         with_references = collection == "jinavdr" or bool(reference_pairs)
     references = load_references(references_path, rename=catalogue_namer(cat)) if with_references else None
+    if reference_pairs and references is None:  # checked first: without them every name is "unknown"
+        raise ArgumentError(
+            "references", "need the published numbers: leave with_references on.",
+            cli="--reference needs the published numbers: drop --no-with-references.",
+        )
     mapping = parse_reference_mappings(reference_pairs, references or {}) if reference_pairs else {}
-    if mapping and references is None:
-        raise ResultsError("--reference needs the published numbers: drop --no-with-references.")
     return build_leaderboard(
         results,
         datasets,

@@ -101,7 +101,10 @@ def load_references(
     """
     path = Path(path) if path is not None else DEFAULT_REFERENCES_PATH
     if not path.is_file():
-        raise DataError(f"reference table not found: {path}. Pass --references PATH or --no-with-references.")
+        raise DataError(
+            f"reference table not found: {path}. Pass another references_path (--references PATH), or leave "
+            "the published numbers out (with_references=False, --no-with-references)."
+        )
     subsets: dict[str, dict[tuple[str, str], float]] = {}
     datasets: dict[str, dict[str, float]] = {}
     sources: dict[str, set[str]] = {}

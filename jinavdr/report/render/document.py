@@ -7,12 +7,18 @@ and legends. Text here is plain (renderers escape it); bold is a cell attribute.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from jinavdr.models.facts import facts_for
 from jinavdr.report.format import in_points, metric_label, points, shown, signed
+from jinavdr.report.frames import language_label
 from jinavdr.report.leaderboard import Cell, Column, Leaderboard, Row
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Document", "Section", "Table", "Text", "build_document", "fmt_score"]
 
@@ -30,6 +36,7 @@ VECTOR_NAMES = {"single": "single-vector", "multi": "multi-vector", "lexical": "
 class Text:
     text: str
     bold: bool = False
+    href: str | None = None  # a link target (the text is its label)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,13 @@ class Table:
     headers: tuple[str, ...]
     numeric: tuple[bool, ...]  # right-aligned columns
     rows: tuple[tuple[Text, ...], ...]
+    caption: str = ""  # e.g. "Models 1-6 of 12" when a wide table is split
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table's display strings as a DataFrame (headers as columns; bold and links dropped)."""
+        import pandas as pd
+
+        return pd.DataFrame([[c.text for c in row] for row in self.rows], columns=list(self.headers))
 
 
 @dataclass(frozen=True)
@@ -45,9 +59,10 @@ class Section:
     level: int = 2
     paragraphs: tuple[str, ...] = ()
     image: tuple[str, str] | None = None  # (alt text, chart kind)
-    table: Table | None = None
-    notes: tuple[str, ...] = ()  # paragraphs after the table (legends)
+    tables: tuple[Table, ...] = ()
+    notes: tuple[str, ...] = ()  # paragraphs after the tables (legends)
     bullets: tuple[str, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()  # collapsible (summary, preformatted text) blocks
 
 
 @dataclass(frozen=True)
@@ -76,14 +91,50 @@ def _label(column: Column) -> str:
     return column.label
 
 
-def _score_table(first: str, columns: Sequence[Column], rows: Sequence[Row], detail: str | None) -> Table:
-    headers = (first,) + ((detail,) if detail else ()) + tuple(_label(c) for c in columns)
-    numeric = (False,) + ((True,) if detail else ()) + (True,) * len(columns)
-    body = []
-    for row in rows:
-        lead = (Text(row.label),) + ((Text(row.detail),) if detail else ())
-        body.append(lead + tuple(_cell_text(c) for c in row.cells))
-    return Table(headers, numeric, tuple(body))
+#: A table with more model columns than this is split into tables of at most this many models.
+MAX_MODELS_PER_TABLE = 6
+
+
+def _chunks(n: int, size: int = MAX_MODELS_PER_TABLE) -> list[range]:
+    """``range(n)`` cut into the fewest near-equal parts of at most ``size``: 12 -> 6 + 6, 13 -> 5 + 4 + 4."""
+    if n <= size:
+        return [range(n)]
+    parts = -(-n // size)
+    out, start = [], 0
+    for i in range(parts):
+        stop = start + n // parts + (1 if i < n % parts else 0)
+        out.append(range(start, stop))
+        start = stop
+    return out
+
+
+def _score_tables(
+    first: str,
+    columns: Sequence[Column],
+    rows: Sequence[Row],
+    detail: str | None,
+    label: Callable[[str], str] = str,
+) -> tuple[Table, ...]:
+    """One table of ``rows`` x models; with more than :data:`MAX_MODELS_PER_TABLE` models, several
+    tables of consecutive models, each repeating the row labels (readable with a dozen models)."""
+    parts = _chunks(len(columns))
+    tables = []
+    for part in parts:
+        headers = (first,) + ((detail,) if detail else ()) + tuple(_label(columns[i]) for i in part)
+        numeric = (False,) + ((True,) if detail else ()) + (True,) * len(part)
+        body = []
+        for row in rows:
+            lead = (Text(label(row.label)),) + ((Text(row.detail),) if detail else ())
+            body.append(lead + tuple(_cell_text(row.cells[i]) for i in part))
+        caption = f"Models {part.start + 1}–{part.stop} of {len(columns)}" if len(parts) > 1 else ""
+        tables.append(Table(headers, numeric, tuple(body), caption))
+    return tuple(tables)
+
+
+def _dataset_language(label: str) -> str:
+    """``airbnb-synthetic / jp`` -> ``airbnb-synthetic / ja`` (the language as an ISO code)."""
+    dataset, sep, subset = label.rpartition(" / ")
+    return f"{dataset}{sep}{language_label(subset)}" if sep else label
 
 
 def _used(rows: Sequence[Row]) -> tuple[bool, bool]:
@@ -101,7 +152,12 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
     total = len(board.datasets)
     common = len(board.common)
     own_column = any(not r.ranked_on_common for r in board.summary) or (0 < common < total)
-    score_header = f"{metric} (×100)" if common in (0, total) else f"{metric} on {common} common datasets"
+    if common == total:
+        score_header = f"{metric} (×100)"
+    elif common:
+        score_header = f"{metric} on {common} common datasets"
+    else:  # nothing ranked: the column holds only means over every dataset
+        score_header = f"{metric} on all {total} datasets"
     headers = ["Rank", "Model", "Vectors", score_header, f"{board.options.confidence:.0%} CI"]
     if own_column:
         headers.append(f"{metric} on own datasets")
@@ -124,10 +180,16 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
         marks.update(flags)
         rank = "ref" if col.is_reference else (str(row.rank) if row.rank is not None else MISSING)
         ci = MISSING if row.ci is None else f"{fmt_score(row.ci[0])}–{fmt_score(row.ci[1])}"
-        score = Text(fmt_score(row.score.value), bold=row.score.best)
+        same_basis = row.ranked_on_common or (common == 0 and row.covered == row.total)
+        if own_column and not same_basis:  # a mean over other datasets never shares the column
+            score, own = Text(MISSING), fmt_score(row.own.value)
+            if row.ci is not None:  # the interval belongs to the mean it was computed for
+                own, ci = f"{own} ({ci})", MISSING
+        else:
+            score, own = Text(fmt_score(row.score.value), bold=row.score.best), fmt_score(row.own.value)
         cells = [Text(rank), Text(col.label), Text(VECTOR_NAMES.get(col.vector, col.vector)), score, Text(ci)]
         if own_column:
-            cells.append(Text(fmt_score(row.own.value)))
+            cells.append(Text(own))
         cells += [Text(f"{row.covered}/{row.total}"), Text(" ".join(flags))]
         rows.append(tuple(cells))
     need = max(1, math.ceil(board.options.min_coverage * total))
@@ -140,7 +202,7 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
     if UNRANKED in marks:
         legend.append(
             f"{UNRANKED} unranked: covers fewer than {need} of {total} datasets "
-            f"(--min-coverage {board.options.min_coverage:g}); its score is the mean over its own datasets."
+            f"(--min-coverage {board.options.min_coverage:g}); its mean (and CI) over its own datasets is in the own-datasets column."
         )
     if TIE in marks:
         legend.append(
@@ -166,7 +228,7 @@ def _summary_section(board: Leaderboard, metric: str, images: Mapping[str, Path]
         "Summary",
         paragraphs=tuple(paragraphs),
         image=image,
-        table=Table(tuple(headers), numeric, tuple(rows)),
+        tables=(Table(tuple(headers), numeric, tuple(rows)),),
         notes=tuple(legend),
     )
 
@@ -188,7 +250,7 @@ def _dataset_section(board: Leaderboard, metric: str) -> Section:
     return Section(
         "Per dataset",
         paragraphs=paragraphs,
-        table=_score_table("Dataset", board.columns, board.dataset_rows, None),
+        tables=_score_tables("Dataset", board.columns, board.dataset_rows, None),
         notes=tuple(legend),
     )
 
@@ -205,12 +267,14 @@ def _language_sections(board: Leaderboard, metric: str, images: Mapping[str, Pat
                 "that have it; (n/N): the model has n of those N datasets.",
             ),
             image=image,
-            table=_score_table("Language", board.columns, board.language_means, "Datasets"),
+            tables=_score_tables("Language", board.columns, board.language_means, "Datasets", language_label),
         ),
         Section(
             "Per dataset and language",
             level=3,
-            table=_score_table("Dataset / language", board.columns, board.language_rows, None),
+            tables=_score_tables(
+                "Dataset / language", board.columns, board.language_rows, None, _dataset_language
+            ),
         ),
     ]
 
@@ -222,7 +286,7 @@ def _group_section(title: str, first: str, board: Leaderboard, rows: Sequence[Ro
             f"Mean {metric} ×100 over the datasets of each group that the model covers; "
             "(n/N): n of the group's N datasets.",
         ),
-        table=_score_table(first, board.columns, rows, "Datasets"),
+        tables=_score_tables(first, board.columns, rows, "Datasets"),
     )
 
 
@@ -255,47 +319,89 @@ def _comparison_sections(board: Leaderboard, metric: str) -> list[Section]:
             )
         )
         table = Table(("Dataset", measured.label, ref.label, "Δ"), (False, True, True, True), tuple(rows))
-        sections.append(Section(f"{measured.label} vs {ref.label}", level=3, table=table))
+        sections.append(Section(f"{measured.label} vs {ref.label}", level=3, tables=(table,)))
     return sections
 
 
+#: Settings that are the model's identity or shown in their own column: left out of the compact column.
+_SHOWN_ELSEWHERE = frozenset({"adapter", "model_id", "revision", "dtype", "max_pixels", "max_length", "vector"})
+
+
+def _hub_link(model_id: str, revision: str | None) -> Text:
+    """The pinned revision, linked to the checkpoint's files at it on the Hub (local paths: plain)."""
+    hub = model_id.count("/") == 1 and not model_id.startswith((".", "/", "~"))
+    if not revision:
+        return Text(f"{MISSING} (unpinned)" if hub else MISSING)
+    href = f"https://huggingface.co/{model_id}/tree/{revision}" if hub else None
+    return Text(revision[:8], href=href)
+
+
+def _vectors(col: Column, settings: Mapping[str, object]) -> str:
+    """``single-vector, 2048 d``: the vector type and, where known, the size of each vector."""
+    kind = VECTOR_NAMES.get(col.vector, col.vector)
+    facts = facts_for(col.adapter)
+    dim = settings.get("truncate_dim")
+    if dim is None and facts is not None:
+        dim = facts.multi_dim if col.vector == "multi" else facts.single_dim
+    return f"{kind}, {dim} d" if isinstance(dim, int) else kind
+
+
+def _max_input(settings: Mapping[str, object]) -> str:
+    parts = []
+    if isinstance(settings.get("max_pixels"), int):
+        parts.append(f"{settings['max_pixels']:,} px")
+    if isinstance(settings.get("max_length"), int):
+        parts.append(f"{settings['max_length']:,} tokens")
+    return ", ".join(parts) or MISSING
+
+
+def _compact_settings(settings: Mapping[str, object]) -> str:
+    """``k1=1.5, b=0.75``: the settings not shown in their own column (empty values left out)."""
+    items = [
+        f"{k}={v}" for k, v in sorted(settings.items()) if k not in _SHOWN_ELSEWHERE and v not in (None, "")
+    ]
+    return ", ".join(items) or MISSING
+
+
 def _models_section(board: Leaderboard) -> Section:
+    import json
+
     rows = []
+    details = []
     for col in board.measured:
-        revision = col.revision or MISSING
+        settings = json.loads(col.settings or "{}")
+        facts = facts_for(col.adapter)
+        revision = col.revision or (settings.get("revision") if isinstance(settings.get("revision"), str) else None)
         rows.append(
-            tuple(
-                Text(x)
-                for x in (
-                    col.label,
-                    col.slug,
-                    col.adapter,
-                    col.model_id,
-                    revision,
-                    col.protocol,
-                    col.source,
-                    str(col.n_files),
-                    f"`{col.settings}`",
-                )
+            (
+                Text(col.label),
+                Text(col.model_id or MISSING),
+                _hub_link(col.model_id, revision),
+                Text((facts.params or "none") if facts else MISSING),
+                Text(_vectors(col, settings)),
+                Text(_max_input(settings)),
+                Text(col.dtype or str(settings.get("dtype") or "default")),
+                Text(col.protocol),
+                Text(_compact_settings(settings)),
             )
         )
+        full = {"slug": col.slug, "adapter": col.adapter, "source": col.source, "files": col.n_files,
+                "settings": settings}
+        details.append((f"{col.label}: full settings (JSON)", json.dumps(full, indent=2, sort_keys=True)))
     refs = sorted({c.source for c in board.columns if c.is_reference})
-    paragraphs = ("Published numbers: " + "; ".join(refs) + ".",) if refs else ()
-    headers = (
-        "Model",
-        "Slug",
-        "Adapter",
-        "Checkpoint",
-        "Revision",
-        "Protocol",
-        "Source",
-        "Files",
-        "Settings",
-    )
+    paragraphs = (
+        "Parameters and vector sizes as the model cards state them; dtype `default` is the adapter's "
+        "(bfloat16 on GPU, float32 on CPU). Settings: those not in another column; the full record "
+        "of each model follows.",
+    ) if rows else ()
+    if refs:
+        paragraphs += ("Published numbers: " + "; ".join(refs) + ".",)
+    headers = ("Model", "Checkpoint", "Revision", "Params", "Vectors", "Max input", "dtype", "Protocol", "Settings")
     return Section(
         "Models",
         paragraphs=paragraphs,
-        table=Table(headers, (False,) * 7 + (True, False), tuple(rows)) if rows else None,
+        tables=(Table(headers, (False,) * 9, tuple(rows)),) if rows else (),
+        details=tuple(details),
     )
 
 

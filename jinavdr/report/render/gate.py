@@ -1,19 +1,28 @@
-"""Markdown report of a :class:`jinavdr.report.compare.Comparison` (the gate), shaped for a pull-request comment."""
+"""Markdown report of a :class:`jinavdr.report.compare.Comparison` (the gate), shaped for a pull-request comment.
+
+Tables are drawn by tabulate (``pipe``) from escaped cells; the per-subset table is a view of the
+comparison's frame (:meth:`~jinavdr.report.compare.Comparison.to_pandas`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinavdr import __version__
-from jinavdr.report.compare import Comparison, MeanComparison, SubsetComparison
+from jinavdr.report.compare import Comparison, MeanComparison
 from jinavdr.report.format import delta as _delta
 from jinavdr.report.format import metric_label, p_phrase
 from jinavdr.report.format import p_value as _p
 from jinavdr.report.format import points as _pts
+from jinavdr.report.render.markdown import escape, pipe_table
 from jinavdr.results.identity import ABSENT, evaluation_settings
 from jinavdr.results.schema import ResultFile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: First line of every report: lets a CI job find and update its own earlier comment.
 MARKER = "<!-- jinavdr-compare -->"
@@ -35,12 +44,12 @@ def _summary(c: Comparison) -> list[str]:
     lines = [MARKER, f"### {'✅' if c.passed else '❌'} Model quality ({metric}): {title}", ""]
     lines.append(
         f"Mean {metric} over **{len(c.datasets)}** common datasets: **{_pts(o.baseline)} → "
-        f"{_pts(o.candidate)} ({_delta(o.delta)} points)**, {p_phrase(o.p_value)}."
+        f"{_pts(o.candidate)} ({_delta(o.delta_points)} points)**, {p_phrase(o.p_value)}."
     )
-    rules = [f"tolerance {opts.max_drop:g} points on the mean" + (" and per dataset" if opts.per_dataset else "")]
+    rules = [f"tolerance {opts.max_drop_points:g} points on the mean" + (" and per dataset" if opts.per_dataset else "")]
     rules.append(f"significance alpha {opts.alpha:g} (Holm across datasets)")
-    if opts.min_effect:
-        rules.append(f"significant drops under {opts.min_effect:g} points ignored")
+    if opts.min_effect_points:
+        rules.append(f"significant drops under {opts.min_effect_points:g} points ignored")
     if opts.exact:
         rules.append(f"exact mode: any change beyond {opts.tolerance:g} fails")
     if opts.require_complete:
@@ -51,44 +60,64 @@ def _summary(c: Comparison) -> list[str]:
     return lines
 
 
-def _dataset_table(c: Comparison) -> list[str]:
-    lines = [
-        "",
-        "| dataset | subsets | queries tested | baseline | candidate | Δ | p (Holm) | verdict |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
+_DATASET_HEADERS = ("dataset", "subsets", "queries tested", "baseline", "candidate", "Δ", "p (Holm)", "verdict")
+_DATASET_NUMERIC = (False, True, True, True, True, True, True, False)
+
+
+def dataset_rows(c: Comparison) -> list[tuple[str, ...]]:
+    """The dataset table's cells (plain text, scores x100), then the mean row (bold in markdown)."""
+    rows = []
     for ds in c.datasets:
         v = ds.verdict
-        lines.append(
-            f"| {ds.dataset} | {len(ds.subsets)} | {v.n_tested_queries} | {_pts(v.baseline)} | "
-            f"{_pts(v.candidate)} | {_delta(v.delta)} | {_p(v.p_adjusted)} | {_verdict_cell(v)} |"
+        rows.append(
+            (ds.dataset, str(len(ds.subsets)), str(v.n_tested_queries), _pts(v.baseline), _pts(v.candidate),
+             _delta(v.delta_points), _p(v.p_adjusted), _verdict_cell(v))
         )
     o = c.overall
-    lines.append(
-        f"| **mean** | {sum(len(d.subsets) for d in c.datasets)} | {o.n_tested_queries} | **{_pts(o.baseline)}** | "
-        f"**{_pts(o.candidate)}** | **{_delta(o.delta)}** | {_p(o.p_value)} | {_verdict_cell(o)} |"
+    rows.append(
+        ("mean", str(sum(len(d.subsets) for d in c.datasets)), str(o.n_tested_queries), _pts(o.baseline),
+         _pts(o.candidate), _delta(o.delta_points), _p(o.p_value), _verdict_cell(o))
     )
-    return lines
+    return rows
 
 
-def _subset_row(s: SubsetComparison) -> str:
-    nb, nc = s.n_queries
-    queries = str(nb) if nb == nc else f"{nb} / {nc}"
-    return (
-        f"| {s.dataset} | {s.subset} | {queries} | {_pts(s.baseline)} | {_pts(s.candidate)} | "
-        f"{_delta(s.delta)} | {_p(s.p_value)} |"
-    )
+def _bold(text: str) -> str:
+    return f"**{text}**"
+
+
+def _dataset_table(c: Comparison) -> list[str]:
+    rows = [[escape(x) for x in row] for row in dataset_rows(c)]
+    last = rows[-1]
+    for i in (0, 3, 4, 5):  # the mean row: label and scores bold
+        last[i] = _bold(last[i])
+    return ["", *pipe_table(_DATASET_HEADERS, rows, _DATASET_NUMERIC)]
+
+
+def subset_frame(c: Comparison) -> pd.DataFrame:
+    """The per-subset table as a pandas frame of the comparison's tidy rows (scores x100 as text)."""
+    frame = c.to_pandas()
+    queries = [
+        str(b) if b == n else f"{b} / {n}"
+        for b, n in zip(frame["n_queries_baseline"], frame["n_queries_candidate"], strict=True)
+    ]
+    return frame.assign(
+        queries=queries,
+        baseline=frame["baseline"].map(_pts),
+        candidate=frame["candidate"].map(_pts),
+        delta=(frame["delta"] * 100.0).map(_delta),
+        p=[_p(None if math.isnan(p) else p) for p in frame["p_value"]],
+    )[["dataset", "subset", "queries", "baseline", "candidate", "delta", "p"]]
 
 
 def _subset_table(c: Comparison) -> list[str]:
-    rows = [_subset_row(s) for ds in c.datasets for s in ds.subsets]
+    frame = subset_frame(c)
+    rows = [[escape(str(x)) for x in row] for row in frame.itertuples(index=False)]
+    headers = ("dataset", "subset", "queries", "baseline", "candidate", "Δ", "p")
     return [
         "",
         f"<details><summary>Per-subset scores ({len(rows)} subsets; p unadjusted)</summary>",
         "",
-        "| dataset | subset | queries | baseline | candidate | Δ | p |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        *rows,
+        *pipe_table(headers, rows, (False, False, True, True, True, True, True)),
         "",
         "</details>",
     ]
@@ -128,7 +157,7 @@ def _values(files: Iterable[ResultFile], get: Callable[[ResultFile], Any]) -> st
     if len(seen) > 1:
         return f"{len(seen)} values (per dataset)"
     value = json.loads(seen[0])
-    return "—" if value is None else f"`{value}`"
+    return "—" if value is None else escape(f"`{value}`")
 
 
 def _settings(c: Comparison) -> list[str]:
@@ -136,13 +165,7 @@ def _settings(c: Comparison) -> list[str]:
     base = [f for f in c.baseline if f.dataset in common]
     cand = [f for f in c.candidate if f.dataset in common]
     forced = {d.name for d in c.forced_differences}
-    lines = [
-        "",
-        "<details><summary>Settings</summary>",
-        "",
-        "| setting | baseline | candidate | |",
-        "|---|---|---|---|",
-    ]
+    rows = []
     identity: list[tuple[str, Callable[[ResultFile], Any]]] = [
         ("model", lambda f: f.model_slug),
         ("model id", lambda f: f.manifest.model_id),
@@ -153,18 +176,20 @@ def _settings(c: Comparison) -> list[str]:
         ("device", lambda f: f.manifest.gpu_name or f.manifest.device),
     ]
     for name, get in identity:
-        lines.append(f"| {name} | {_values(base, get)} | {_values(cand, get)} | not compared |")
+        rows.append([escape(name), _values(base, get), _values(cand, get), "not compared"])
     keys = sorted({k for f in [*base, *cand] for k in evaluation_settings(f)})
     for key in keys:
         def get(f: ResultFile, key: str = key) -> Any:
             return evaluation_settings(f).get(key, ABSENT)
 
         status = "⚠️ differs (--force)" if key in forced else "same"
-        lines.append(f"| {key} | {_values(base, get)} | {_values(cand, get)} | {status} |")
+        rows.append([escape(key), _values(base, get), _values(cand, get), status])
+    lines = ["", "<details><summary>Settings</summary>", ""]
+    lines += pipe_table(("setting", "baseline", "candidate", ""), rows, (False,) * 4)
     lines += ["", "</details>"]
     if c.forced_differences:
         lines += ["", "⚠️ **Compared despite different evaluation settings (--force):**", ""]
-        lines += [f"- {d.describe()}" for d in c.forced_differences]
+        lines += [f"- {escape(d.describe())}" for d in c.forced_differences]
     return lines
 
 

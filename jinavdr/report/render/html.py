@@ -1,4 +1,7 @@
-"""One static, self-contained HTML page (inline CSS, charts embedded as data URIs, all text escaped)."""
+"""One static, self-contained HTML page (inline CSS, charts embedded as data URIs, all text escaped).
+
+Tables are drawn by pandas (``DataFrame.to_html``) from cells escaped here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from jinavdr.report.leaderboard import Leaderboard
 from jinavdr.report.render.document import Section, Table, Text, build_document
 
-__all__ = ["render_html"]
+__all__ = ["html_table", "render_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:80rem;
@@ -32,23 +35,37 @@ def _inline(text: str) -> str:
     return "".join(f"<code>{_esc(p)}</code>" if i % 2 else _esc(p) for i, p in enumerate(parts))
 
 
-def _cell(tag: str, text: Text, numeric: bool) -> str:
-    cls = ' class="num"' if numeric else ""
+def _body(text: Text) -> str:
     body = _inline(text.text)
-    if text.bold and body:
-        body = f"<strong>{body}</strong>"
-    return f"<{tag}{cls}>{body}</{tag}>"
+    if text.href and body:
+        body = f'<a href="{_esc(text.href)}">{body}</a>'
+    return f"<strong>{body}</strong>" if text.bold and body else body
 
 
-def _table(table: Table) -> list[str]:
-    head = "".join(_cell("th", Text(h), n) for h, n in zip(table.headers, table.numeric, strict=True))
-    lines = ["<table>", f"<thead><tr>{head}</tr></thead>", "<tbody>"]
-    for row in table.rows:
-        lines.append(
-            "<tr>" + "".join(_cell("td", c, n) for c, n in zip(row, table.numeric, strict=True)) + "</tr>"
-        )
-    lines += ["</tbody>", "</table>"]
-    return lines
+def _numeric_cells(html: str, numeric: tuple[bool, ...]) -> str:
+    """Mark the cells of numeric columns ``class="num"`` (right-aligned) in pandas' table HTML."""
+    out, column = [], 0
+    for line in html.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("<tr"):
+            column = 0
+        elif stripped.startswith(("<td", "<th")):
+            tag = stripped[1:3]
+            if column < len(numeric) and numeric[column]:
+                line = line.replace(f"<{tag}>", f'<{tag} class="num">', 1)
+            column += 1
+        out.append(line)
+    return "\n".join(out)
+
+
+def html_table(table: Table) -> list[str]:
+    """The table drawn by pandas (``DataFrame.to_html``) from cells this module escaped."""
+    import pandas as pd
+
+    frame = pd.DataFrame([[_body(c) for c in row] for row in table.rows], columns=[_inline(h) for h in table.headers])
+    html = frame.to_html(index=False, escape=False, border=0, classes="scores", na_rep="")
+    lines = [f"<p><em>{_inline(table.caption)}</em></p>"] if table.caption else []
+    return lines + _numeric_cells(html, table.numeric).splitlines()
 
 
 def _image(alt: str, path: Path) -> str:
@@ -60,14 +77,16 @@ def _section(section: Section, images: Mapping[str, Path]) -> list[str]:
     tag = f"h{section.level}"
     lines = [f"<{tag}>{_inline(section.title)}</{tag}>"]
     lines += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
-    if section.table is not None:
-        lines += _table(section.table)
+    for table in section.tables:
+        lines += html_table(table)
     lines += [f"<p>{_inline(p)}</p>" for p in section.notes]
     if section.image is not None:
         alt, kind = section.image
         lines.append(_image(alt, images[kind]))
     if section.bullets:
         lines += ["<ul>", *(f"<li>{_inline(b)}</li>" for b in section.bullets), "</ul>"]
+    for summary, text in section.details:
+        lines.append(f"<details><summary>{_esc(summary)}</summary><pre><code>{_esc(text)}</code></pre></details>")
     return lines
 
 
