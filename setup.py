@@ -1,10 +1,13 @@
 """Package discovery: every subpackage of jinavdr is found, never listed by hand.
 
-The task files live in the top-level ``tasks/`` folder and ship inside the wheel as the data package
-``jinavdr._tasks`` (mapped in pyproject.toml's ``[tool.setuptools.package-dir]``); ``find_packages``
-cannot see a mapped folder, so that one package is added here. Everything else is in pyproject.toml.
+Three data packages are added here because ``find_packages`` cannot see them (pyproject.toml declares
+their files): the task files (top-level ``tasks/``, shipped as ``jinavdr._tasks``), the published
+reference scores (``leaderboard/paper-scores.csv``, shipped as ``jinavdr._leaderboard``) and the
+bundled sample collection (``jinavdr/assets/sample``, a folder of parquet files, not a module).
 """
 
 from setuptools import find_packages, setup
 
-setup(packages=[*find_packages(include=["jinavdr", "jinavdr.*"]), "jinavdr._tasks"])
+DATA_PACKAGES = ["jinavdr._tasks", "jinavdr._leaderboard", "jinavdr.assets.sample"]
+
+setup(packages=[*find_packages(include=["jinavdr", "jinavdr.*"]), *DATA_PACKAGES])

@@ -16,8 +16,13 @@ The naive MaxSim is measured on a fraction of the queries (``--naive-fraction``)
 to all queries (it is linear in the number of queries); the output says so. Ranking equality is
 checked on the queries both paths scored.
 
+On CUDA the multi-vector embeddings are rounded to bf16 values first (jina-embeddings-v4 outputs
+bf16), so MaxSim runs the fused bf16 kernel (:mod:`jinavdr.engine.maxsim_kernel`); the output then
+also gives its useful FLOP/s as a share of the measured bf16 matmul peak (``--bf16 off`` keeps fp32).
+
 Usage: ``python benchmarks/scoring.py [--queries 1000] [--pages 1000] [--threads N] [--device cpu]``.
-The last line reads ``dense_speedup=<x> maxsim_speedup=<y> maxsim_flop_efficiency=<z>``.
+The last line reads ``dense_speedup=<x> maxsim_speedup=<y> maxsim_flop_efficiency=<z>`` (plus
+``maxsim_bf16_peak_fraction=<f>`` when the bf16 kernel ran).
 """
 
 from __future__ import annotations
@@ -150,6 +155,28 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return out, seconds, max(0.0, (after or 0.0) - (before or 0.0))
 
 
+def bf16_peak_rate(device: str) -> float:
+    """Multiply-adds per second of a large bf16 matmul (8192^3) on ``device``: the practical peak."""
+    n = 8192
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    a @ b
+    torch.cuda.synchronize()
+    best = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        torch.cuda.synchronize()
+        best = max(best, 5 * n**3 / (time.perf_counter() - t0))
+    return best
+
+
+def to_bf16_values(emb: Embeddings) -> Embeddings:
+    """The same embeddings rounded to bf16 numbers (kept in fp32), as a bf16 model's outputs are."""
+    return Embeddings(emb.data.to(torch.bfloat16).to(torch.float32), emb.offsets)
+
+
 def bare_matmul_rate(device: str, repeats: int = 5) -> float:
     """Multiply-adds per second of bare fp32 matmuls with MaxSim's inner dimension (128): the best
     rate over a few large shapes (one of them our CPU block shape), best of ``repeats`` each."""
@@ -221,12 +248,19 @@ def bench_dense(data: dict, device: str, quiet: bool = False, repeats: int = 3) 
     return naive_t / ours_t
 
 
-def bench_maxsim(data: dict, device: str, fraction: float, quiet: bool = False) -> tuple[float, float]:
+def bench_maxsim(data: dict, device: str, fraction: float, quiet: bool = False, bf16: bool = False
+                 ) -> tuple[float, float, float | None]:
     qids, dids, qrels = data["qids"], data["dids"], data["qrels"]
     q, p = data["multi"]
+    if bf16:
+        q, p = to_bf16_values(q), to_bf16_values(p)
     stats = ScoringStats()
     rate_before = bare_matmul_rate(device)
     rss0 = _status_mb("VmRSS") or 0.0
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+    warm = min(50, len(qids))
+    rank(qids[:warm], dids, q.select(range(warm)), p, similarity="maxsim", device=device)  # compile/warm the kernel
+    sync()
     run, t_rank, rss_rank = timed(lambda: rank(qids, dids, q, p, similarity="maxsim", device=device, stats=stats))
     ours, t_eval, rss_eval = timed(lambda: evaluate(run, qrels))
 
@@ -243,8 +277,12 @@ def bench_maxsim(data: dict, device: str, fraction: float, quiet: bool = False) 
     ours_t = t_rank + t_eval
     q_len, p_len = data["q_len"], data["p_len"]
     naive_tensor = len(qids) * len(dids) * int(q_len.max()) * int(p_len.max()) * 4
+    peak_fraction = None
+    if stats.precision == "bf16":
+        peak = bf16_peak_rate(device)
+        peak_fraction = stats.useful_macs / t_rank / peak
     if quiet:
-        return naive_t / ours_t, bare / t_rank
+        return naive_t / ours_t, bare / t_rank, peak_fraction
     print(f"maxsim tokens: queries {q_len.sum()} (mean {q_len.mean():.1f}, {q_len.min()}-{q_len.max()}), "
           f"pages {p_len.sum()} (mean {p_len.mean():.0f}, {p_len.min()}-{p_len.max()}), dim 128")  # fmt: skip
     print(f"maxsim ours : score+top-100 {t_rank:7.2f} s  evaluate {t_eval:6.3f} s  total {ours_t:7.2f} s  "
@@ -260,7 +298,11 @@ def bench_maxsim(data: dict, device: str, fraction: float, quiet: bool = False) 
           f"(a queries x pages x tokens tensor would be {naive_tensor / 2**30:.0f} GiB); "
           f"peak RSS above start ({rss0:.0f} MiB): ours {rss_rank:.0f} MiB scoring, {rss_eval:.0f} MiB evaluation; "
           f"naive {rss_naive:.0f} MiB scores, {rss_naive_eval:.0f} MiB dict+pytrec ({n_naive} queries)")  # fmt: skip
-    return naive_t / ours_t, bare / t_rank
+    print(f"maxsim precision {stats.precision}" + ("" if peak_fraction is None else
+          f": {stats.useful_macs / t_rank * 2 / 1e12:.1f} useful TFLOP/s = {peak_fraction:.2f} of the measured "
+          f"bf16 matmul peak ({peak * 2 / 1e12:.0f} TFLOP/s); performed/useful MACs "
+          f"{stats.performed_macs / stats.useful_macs:.2f}"))
+    return naive_t / ours_t, bare / t_rank, peak_fraction
 
 
 def main() -> None:
@@ -271,7 +313,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                    help="round multi-vectors to bf16 values (auto: on CUDA)")
     args = ap.parse_args()
+    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and args.device != "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device != "cpu":
@@ -282,10 +327,11 @@ def main() -> None:
     with torch.inference_mode():
         warm = make_subset(20, 30, args.seed + 1)  # first-call costs (imports, thread pools) for both paths
         bench_dense(warm, args.device, quiet=True, repeats=1)
-        bench_maxsim(warm, args.device, 0.5, quiet=True)
+        bench_maxsim(warm, args.device, 0.5, quiet=True, bf16=bf16)
         dense = bench_dense(data, args.device)
-        maxsim, efficiency = bench_maxsim(data, args.device, args.naive_fraction)
-    print(f"dense_speedup={dense:.1f} maxsim_speedup={maxsim:.2f} maxsim_flop_efficiency={efficiency:.2f}")
+        maxsim, efficiency, peak_fraction = bench_maxsim(data, args.device, args.naive_fraction, bf16=bf16)
+    tail = "" if peak_fraction is None else f" maxsim_bf16_peak_fraction={peak_fraction:.2f}"
+    print(f"dense_speedup={dense:.1f} maxsim_speedup={maxsim:.2f} maxsim_flop_efficiency={efficiency:.2f}{tail}")
 
 
 if __name__ == "__main__":

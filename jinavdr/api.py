@@ -26,6 +26,7 @@ model registry (``resolve(name, **options)``): ``vector``, ``max_pixels``, ``tru
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +97,12 @@ class _Prepared:
 
 def _prepare(request: RunRequest) -> _Prepared:
     """Check the options, resolve the model, select the units (and shard), open the store."""
+    from jinavdr.models.registry import is_pinned, runs_remote_code
+
     options = request.run_options()
     spec = _resolve_model(request.model, dict(request.model_options))
+    unpinned = request.allow_unpinned and runs_remote_code(spec) and not is_pinned(spec)
+    options = dataclasses.replace(options, unpinned_remote_code=unpinned)  # a copy: the request is unchanged
     units = work_units(request.tasks, protocol=options.protocol, languages=request.languages,
                        domains=request.domains, formats=request.formats)
     units = select_shard(units, request.shard)
@@ -122,22 +127,15 @@ def work_units(
 ) -> list[WorkUnit]:
     """The (dataset, subset) units a task selection names, in catalogue order."""
     from jinavdr.catalogue.tasks import select
+    from jinavdr.evaluation.protocols import get_protocol
 
     selected = select(tasks, languages=languages, domains=domains, formats=formats)
-    paper = protocol == "paper"
-    if paper and (no_qa := [task.name for task, _ in selected if not task.qa_repo]):
-        raise ArgumentError(
-            "protocol",
-            f"'paper' reads the QA copies of the datasets, and {', '.join(no_qa)} "
-            f"{'has' if len(no_qa) == 1 else 'have'} none (local folders and the sample use the BEIR layout). "
-            "Use protocol 'beir' for them.",
-        )
-    from jinavdr.catalogue.loaders import recorded_source
-
+    proto = get_protocol(protocol)
+    proto.check_tasks(task for task, _ in selected)
     units = []
     for task, subsets in selected:
         # What result files record (a folder: its content revision, so resuming checks the data early).
-        repo, revision = ((task.qa_repo or ""), None) if paper else recorded_source(task)
+        repo, revision = proto.recorded_source(task)
         for sub in subsets:
             units.append(
                 WorkUnit(
@@ -286,7 +284,10 @@ def _cached_counts(
     from jinavdr.engine.encoding import page_keys, query_keys
 
     cache = EmbeddingCache(cache_dir)
-    key = spec.cache_key(device)
+    keys = cache.keys_for(spec.cache_key(device))  # the adapter's own settings are known after loading
+    if not keys:
+        return 0, 0
+    key = keys[0]
     q = sum(cache.contains(key, "query", query_keys(subset.queries.texts)))
     p = sum(cache.contains(key, "page", page_keys(subset.corpus, page_input)))
     return q, p
@@ -335,9 +336,12 @@ def plan_request(request: RunRequest) -> RunPlan:
     page_input = _page_input(spec) if use_cache else None
     out = RunPlan(model=model, model_slug=spec.slug(), results_dir=store.root, protocol=options.protocol,
                   k=options.k)
-    if options.protocol == "paper":
-        out.notes.append("counts are the task files' (BEIR copies); the QA copies that protocol 'paper' "
-                         "reads hold one row per (query, page) and differ")
+    from jinavdr.evaluation.protocols import get_protocol
+
+    counts_known = get_protocol(options.protocol).counts_from_task_files
+    if not counts_known:
+        out.notes.append(f"counts are the task files' (BEIR copies); the QA copies that protocol "
+                         f"{options.protocol!r} reads hold one row per (query, page) and differ")
     for unit in units:
         status: Literal["done", "todo"] = "todo" if unit.key in todo_keys else "done"
         planned = PlannedUnit(unit, status, unit.expected_queries, unit.expected_pages)
@@ -346,7 +350,7 @@ def plan_request(request: RunRequest) -> RunPlan:
             if existing is not None and unit.subset in existing.subsets:
                 finished = existing.subsets[unit.subset]
                 planned.n_queries, planned.n_pages = finished.n_queries, finished.n_pages
-        if status == "todo" and unit.task.is_local and options.protocol == "beir":
+        if status == "todo" and unit.task.is_local and counts_known:
             try:
                 subset = runner.backend.load_subset(unit, options)
                 planned.n_queries, planned.n_pages = len(subset.queries), len(subset.corpus)

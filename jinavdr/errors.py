@@ -35,11 +35,23 @@ class UnknownNameError(JinaVDRError, KeyError):
         return str(self.args[0])
 
 
+def install_hint(extra: str) -> str:
+    """The pip command that adds ``extra`` and keeps the installed torch (pinned in the same resolve)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    target = f'"jinavdr[{extra}]"' if extra else "jinavdr"
+    try:
+        pin = f' "torch=={version("torch").split("+")[0]}"'
+    except PackageNotFoundError:
+        pin = ""
+    return f"pip install {target}{pin}"
+
+
 class MissingDependencyError(JinaVDRError, ImportError):
     """An optional dependency is absent; names the extra to install."""
 
     def __init__(self, what: str, extra: str, package: str | None = None) -> None:
-        cmd = f'pip install "jinavdr[{extra}]"'
+        cmd = install_hint(extra)
         pkg = f" (package {package!r})" if package else ""
         super().__init__(f"{what} needs an optional dependency{pkg} that is not installed. Run: {cmd}")
         self.extra = extra

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from pathlib import Path
 
 import pytest
@@ -169,5 +170,127 @@ def test_cache_cli(tmp_path: Path) -> None:
     out = runner.invoke(app, ["cache", "clear", "--model", " ", "--root", str(tmp_path)])
     assert out.exit_code == 2 and "--model is empty" in out.output  # never a silent clear-all
     assert [i.slug for i in cache.info()] == ["bm25"]
-    out = runner.invoke(app, ["cache", "clear", "--root", str(tmp_path)])
-    assert "removed 1 model setting(s)" in out.output and cache.info() == []
+    out = runner.invoke(app, ["cache", "clear", "--root", str(tmp_path)])  # no answer: nothing removed
+    assert out.exit_code == 2 and "nothing removed" in out.output and "--yes" in out.output
+    assert [i.slug for i in cache.info()] == ["bm25"]
+    out = runner.invoke(app, ["cache", "clear", "--root", str(tmp_path)], input="n\n")
+    assert out.exit_code == 2 and [i.slug for i in cache.info()] == ["bm25"]
+    out = runner.invoke(app, ["cache", "clear", "--root", str(tmp_path)], input="y\n")
+    assert out.exit_code == 0 and "removed 1 model setting(s)" in out.output and cache.info() == []
+    cache.put(k1, "page", ["p1"], Embeddings(torch.ones(1, 2)))
+    out = runner.invoke(app, ["cache", "clear", "--yes", "--root", str(tmp_path)])
+    assert out.exit_code == 0 and "removed 1 model setting(s)" in out.output and cache.info() == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Integrity: damaged shards are named, quarantined and re-encoded, never fatal
+# --------------------------------------------------------------------------------------------------
+
+
+def _one_shard(tmp_path: Path) -> tuple[EmbeddingCache, Path]:
+    cache = EmbeddingCache(tmp_path)
+    cache.put("k" * 64, "page", ["good"], Embeddings(torch.ones(1, 4)))
+    path = cache.put("k" * 64, "page", ["p1", "p2"], Embeddings(torch.arange(8, dtype=torch.float32).view(2, 4)))
+    assert path is not None
+    return cache, path
+
+
+def test_a_flipped_byte_is_caught_by_the_checksum_and_quarantined(tmp_path: Path) -> None:
+    from jinavdr.engine.cache import CacheWarning
+
+    cache, path = _one_shard(tmp_path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0xFF  # inside the data of p2: the header still parses
+    path.write_bytes(bytes(raw))
+    fresh = EmbeddingCache(tmp_path)
+    with pytest.warns(CacheWarning, match=rf"damaged cache shard .*{path.name}: checksum mismatch"):
+        found, emb = fresh.get("k" * 64, "page", ["p1", "good", "p2"])
+    assert found == [1] and emb is not None and torch.equal(emb.data, torch.ones(1, 4))
+    assert not path.exists()
+    assert (tmp_path / "v1" / ("k" * 24) / "quarantine" / f"page-{path.name}").exists()
+    assert fresh.contains("k" * 64, "page", ["p1", "good"]) == [False, True]
+
+
+def test_a_truncated_shard_is_quarantined_and_its_items_re_encoded(tmp_path: Path) -> None:
+    from jinavdr.engine.cache import CacheWarning
+    from jinavdr.engine.encoding import encode_queries
+    from tests.test_encoding import CountingEncoder
+
+    cache = EmbeddingCache(tmp_path)
+    encoder = CountingEncoder()
+    ref, _ = encode_queries(encoder, ["a", "b"], cache=cache, model="q" * 64)
+    (shard,) = (tmp_path / "v1" / ("q" * 24) / "query").glob("*.safetensors")
+    shard.write_bytes(shard.read_bytes()[:-5])
+    again = CountingEncoder()
+    with pytest.warns(CacheWarning, match=rf"{shard.name}: unreadable header"):
+        emb, stats = encode_queries(again, ["a", "b"], cache=EmbeddingCache(tmp_path), model="q" * 64)
+    assert stats.encoded == 2 and stats.cached == 0 and torch.equal(emb.data, ref.data)
+
+
+def test_cache_info_works_on_a_damaged_cache_without_changing_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from jinavdr.cli import app
+
+    cache, path = _one_shard(tmp_path)
+    path.write_bytes(b"not a safetensors file")
+    (tmp_path / "v1" / ("k" * 24) / "spec.json").write_text("{truncated")
+    (info,) = cache.info()
+    assert info.entries == {"query": 0, "page": 1} and len(info.damaged) == 1
+    assert info.damaged[0].startswith(f"page/{path.name}: ") and path.exists()
+    out = CliRunner().invoke(app, ["cache", "info", "--root", str(tmp_path)], env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    assert "damaged shard" in out.output and path.name in out.output.replace("\n", "")
+
+
+def test_shards_without_checksums_are_still_read(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "v1" / ("o" * 24) / "page"
+    folder.mkdir(parents=True)
+    save_file({"data": torch.ones(1, 2)}, str(folder / "0-old.safetensors"), metadata={"keys": '["p"]', "kind": "dense"})
+    found, emb = EmbeddingCache(tmp_path).get("o" * 64, "page", ["p"])
+    assert found == [0] and emb is not None and torch.equal(emb.data, torch.ones(1, 2))
+
+
+def test_adapter_key_covers_declared_settings() -> None:
+    from jinavdr.engine.cache import adapter_key
+
+    assert adapter_key("b" * 64, {"max_length": 512}) == adapter_key("b" * 64, {"max_length": 512})
+    assert adapter_key("b" * 64, {"max_length": 512}) != adapter_key("b" * 64, {"max_length": 256})
+    assert adapter_key("b" * 64, {}) != adapter_key("c" * 64, {})
+
+
+def test_a_failed_shard_write_warns_with_the_path_and_is_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import jinavdr.engine.cache as cache_mod
+    from jinavdr.engine.cache import CacheWarning
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "_atomic_write", full)
+    cache = EmbeddingCache(tmp_path)
+    with pytest.warns(CacheWarning, match=rf"cannot write cache shard {tmp_path}/v1/k+/page/.*\.safetensors \(No space left"):
+        assert cache.put("k" * 64, "page", ["p"], Embeddings(torch.ones(1, 2))) is None
+
+
+def test_a_damaged_shard_that_cannot_be_moved_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jinavdr.engine.cache import CacheWarning
+
+    cache, path = _one_shard(tmp_path)
+    path.write_bytes(path.read_bytes()[:-1] + bytes([path.read_bytes()[-1] ^ 1]))
+    real = os.replace
+
+    def refuse(src: object, dst: object) -> None:
+        if "quarantine" in str(dst):
+            raise PermissionError(13, "Permission denied")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    fresh = EmbeddingCache(tmp_path)
+    with pytest.warns(CacheWarning, match=r"could not be moved aside .*it is skipped; delete it by hand"):
+        found, _ = fresh.get("k" * 64, "page", ["p1", "good"])
+    assert found == [1] and path.exists()
+    assert fresh.contains("k" * 64, "page", ["p1", "good"]) == [False, True]

@@ -498,3 +498,17 @@ def test_ci_gate_script_passes_on_the_baseline_and_fails_on_a_moved_score(tmp_pa
     assert "scripts/ci_gate.sh --update-baseline" in moved.stderr
     report = (tmp_path / "reports" / "bm25.md").read_text(encoding="utf-8")
     assert "❌ Model quality (nDCG@5): regression" in report
+
+
+def test_results_built_in_memory_are_validated_too():
+    """The gate never passes a NaN, whether it came from a file or from Python."""
+    import math
+
+    from jinavdr.results.validate import ResultValueError
+
+    base = load_results(FIXTURES)
+    bad = [rf.model_copy(deep=True) for rf in base]
+    sub = next(iter(bad[0].subsets.values()))
+    sub.metrics["ndcg_at_5"] = math.nan
+    with pytest.raises(ResultValueError, match=r"metrics.ndcg_at_5 is nan, not a finite number"):
+        compare(base, bad, exact=True)

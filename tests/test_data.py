@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from jinavdr import hub
 from jinavdr.catalogue.dataset import PageDecodeError
 from jinavdr.catalogue.loaders import (
     DataWarning,
@@ -360,20 +361,24 @@ def test_config_layout_and_query_language_filter(monkeypatch):
         "corpus": Dataset.from_dict(corpus_of({"10": PAGES["d1"], "11": PAGES["d2"]}), features=CORPUS_FEATURES),
         "qrels": Dataset.from_dict({"query-id": [1, 2, 3, 4], "corpus-id": [10, 10, 11, 11], "score": [1, 1, 1, 0]}),
     }
-    calls = []
+    calls, snapshots = [], []
 
     def fake_load(path, name=None, *, split, revision=None, **kwargs):
         calls.append((path, name, split, revision, kwargs))
         return parts[name]
 
+    def fake_snapshot(repo, repo_type, revision, patterns=None, ignore=()):
+        snapshots.append((repo, repo_type, revision, patterns))
+        return Path("/snapshot")
+
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setattr(hub, "snapshot", fake_snapshot)
     task = load_catalogue().get("vidore2-esg-reports")
     french = task.subset("fr").model_copy(update={"queries": 2, "pages": 2, "qrels": 2})
     subset = load_subset(task, french, strict=True)
-    assert calls == [
-        ("vidore/esg_reports_v2", part, "test", "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3", {})
-        for part in ("queries", "corpus", "qrels")
-    ]
+    rev = "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3"
+    assert snapshots == [("vidore/esg_reports_v2", "dataset", rev, None)] * 3  # whole repo: the card's configs
+    assert calls == [("/snapshot", part, "test", None, {}) for part in ("queries", "corpus", "qrels")]
     assert subset.queries.ids == ["1", "3"] and subset.qrels.relevance == {"1": {"10": 1}, "3": {"11": 1}}
     assert subset.revision == "0542c0d03da0ec1c8cbc517c8d78e7e95c75d3d3" and subset.repo == "vidore/esg_reports_v2"
     with pytest.warns(DataWarning, match=r"expects 57 queries, loaded 2; 1538 pages, loaded 2; 222 qrels, loaded 2 \(from vidore/"):
@@ -386,14 +391,15 @@ def test_beir_layout_loads_parts_by_data_dir(monkeypatch, tmp_path):
         tmp_path, {"query-id": ["q"], "query": ["x"]}, corpus_of({"d": PAGES["d1"]}),
         {"query-id": ["q"], "corpus-id": ["d"], "score": [1]},
     )  # fmt: skip
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(tmp_path, snapshot / "jp", ignore=shutil.ignore_patterns("snapshot"))
     calls = []
 
-    def fake_load(path, *, data_dir, split, revision):
-        calls.append((path, data_dir, split, revision))
-        part = data_dir.rsplit("/", 1)[1]
-        return Dataset.from_parquet(str(tmp_path / part / PARQUET))
+    def fake_snapshot(repo, repo_type, revision, patterns=None, ignore=()):
+        calls.append((repo, repo_type, revision, patterns))
+        return snapshot
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setattr(hub, "snapshot", fake_snapshot)
     task = load_catalogue().get("airbnb-synthetic")
     with pytest.warns(DataWarning) as record:
         subset = load_subset(task, "ja")
@@ -402,7 +408,8 @@ def test_beir_layout_loads_parts_by_data_dir(monkeypatch, tmp_path):
         "airbnb-synthetic:jp: the task file expects 492 queries, loaded 1; 1000 pages, loaded 1; 492 qrels, "
         f"loaded 1 (from jinaai/airbnb-synthetic-retrieval_beir at revision {rev})"
     ]
-    assert calls == [("jinaai/airbnb-synthetic-retrieval_beir", f"jp/{p}", "test", rev) for p in ("queries", "corpus", "qrels")]
+    patterns = ["jp/queries/*", "jp/corpus/*", "jp/qrels/*"]
+    assert calls == [("jinaai/airbnb-synthetic-retrieval_beir", "dataset", rev, patterns)] * 3
     assert subset.revision == rev and subset.queries.ids == ["q"]
 
 
@@ -420,7 +427,7 @@ def test_offline_hub_says_what_failed_and_how_to_use_a_local_copy(monkeypatch):
         load_subset(task)
     msg = str(info.value)
     assert msg.startswith(
-        "cannot load the queries of nowhere:default of jinavdr-test/not-cached-anywhere_beir at revision "
+        "cannot load the files of nowhere:default of jinavdr-test/not-cached-anywhere_beir at revision "
         + "0" * 40
         + ": the Hugging Face Hub is unreachable or offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) "
         "and the Hugging Face cache has no copy ("
@@ -438,11 +445,11 @@ def _raise(exc: BaseException):
 def test_gated_repo_gives_the_hub_reason(monkeypatch):
     from huggingface_hub.errors import GatedRepoError
 
-    monkeypatch.setattr(datasets, "load_dataset", _raise(GatedRepoError("Access to dataset x is restricted.")))
+    monkeypatch.setattr(hub, "snapshot", _raise(GatedRepoError("Access to dataset x is restricted.")))
     with pytest.raises(DataError) as info:
         load_subset("tabfquad")
     assert str(info.value) == (
-        "cannot load the queries of tabfquad:default of jinaai/tabfquad_beir at revision "
+        "cannot load the files of tabfquad:default of jinaai/tabfquad_beir at revision "
         "42f9ba0b1f1dd0a6b82be6e9547367e2fb555e21: the dataset is gated on the Hugging Face Hub (Access to "
         "dataset x is restricted.). Request access at https://huggingface.co/datasets/jinaai/tabfquad_beir, "
         "then log in (`hf auth login` or HF_TOKEN)."
@@ -455,11 +462,11 @@ def test_missing_repo_or_revision_gives_the_hub_reason(monkeypatch, kind):
     import huggingface_hub.errors
 
     cls = getattr(huggingface_hub.errors, kind, None) or getattr(datasets.exceptions, kind)
-    monkeypatch.setattr(datasets, "load_dataset", _raise(cls("Dataset 'jinaai/x' doesn't exist on the Hub")))
+    monkeypatch.setattr(hub, "snapshot", _raise(cls("Dataset 'jinaai/x' doesn't exist on the Hub")))
     with pytest.raises(DataError) as info:
         load_subset("docvqa")
     assert str(info.value).startswith(
-        "cannot load the queries of docvqa:default of jinaai/docvqa_beir at revision "
+        "cannot load the files of docvqa:default of jinaai/docvqa_beir at revision "
         "d77d5d00a0047597a0ffc1ed25555078710e21b4: the Hugging Face Hub says: Dataset 'jinaai/x' doesn't "
         "exist on the Hub. Check the repo id and revision in the task file"
     )
@@ -469,7 +476,7 @@ def test_gated_message_from_datasets_is_recognised(monkeypatch):
     from datasets.exceptions import DatasetNotFoundError
 
     exc = DatasetNotFoundError("Dataset 'jinaai/x' is a gated dataset on the Hub. Visit the dataset page to ask for access.")
-    monkeypatch.setattr(datasets, "load_dataset", _raise(exc))
+    monkeypatch.setattr(hub, "snapshot", _raise(exc))
     with pytest.raises(DataError, match=r"the dataset is gated on the Hugging Face Hub \(Dataset 'jinaai/x' is a gated"):
         load_subset("docvqa")
 
@@ -560,5 +567,103 @@ def test_a_null_qrels_score_names_the_row(tmp_path):
         corpus_of({"d1": PAGES["d1"]}),
         {"query-id": ["q1"], "corpus-id": ["d1"], "score": [None]},
     )
-    with pytest.raises(DataError, match=r"query 'q1' and page 'd1' the score None, which is not an integer grade"):
+    with pytest.raises(DataError, match=r"row 0 of the qrels \(query 'q1', page 'd1'\) has score None, which is not an "
+                                        r"integer grade; fix that row of the qrels$"):
         load_subset(str(tmp_path / "n"))
+
+
+# -------------------------------------------------------------------------------------------------
+# Qrels and queries are validated, never coerced
+# -------------------------------------------------------------------------------------------------
+
+FLOAT_QRELS = Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("float64")})
+
+
+def _qrels_case(tmp_path: Path, scores: list, pairs: list[tuple[str, str]] | None = None,
+                features: Features = QRELS_FEATURES) -> Path:
+    pairs = pairs or [("q1", "d1"), ("q2", "d2")][: len(scores)]
+    write_subset(
+        tmp_path / "g",
+        {"query-id": ["q1", "q2"], "query": ["red", "green"]},
+        corpus_of({"d1": PAGES["d1"], "d2": PAGES["d2"]}),
+        {"query-id": [q for q, _ in pairs], "corpus-id": [d for _, d in pairs], "score": scores},
+        qrels_features=features,
+    )
+    return tmp_path / "g"
+
+
+def test_a_fractional_grade_is_refused_not_truncated(tmp_path):
+    root = _qrels_case(tmp_path, [1.0, 0.5], features=FLOAT_QRELS)
+    with pytest.raises(DataError, match=r"row 1 of the qrels \(query 'q2', page 'd2'\) has score 0.5, which is not an "
+                                        r"integer grade \(fractional grades are not rounded\)"):
+        load_subset(str(root))
+
+
+def test_whole_float_grades_are_integers(tmp_path):
+    subset = load_subset(str(_qrels_case(tmp_path, [1.0, 2.0], features=FLOAT_QRELS)))
+    assert subset.qrels.relevance == {"q1": {"d1": 1}, "q2": {"d2": 2}}
+    assert all(type(g) is int for docs in subset.qrels.relevance.values() for g in docs.values())
+
+
+def test_a_pair_judged_twice_with_different_grades_names_both_rows(tmp_path):
+    root = _qrels_case(tmp_path, [1, 1, 2], [("q1", "d1"), ("q2", "d2"), ("q1", "d1")])
+    with pytest.raises(DataError, match=r"judge query 'q1' and page 'd1' twice with different grades \(1 in row 0, "
+                                        r"2 in row 2\); keep one of the rows$"):
+        load_subset(str(root))
+
+
+def test_a_pair_repeated_with_the_same_grade_warns_and_is_counted(tmp_path):
+    from jinavdr.catalogue.loaders import DataWarning
+
+    root = _qrels_case(tmp_path, [1, 1, 1, 1], [("q1", "d1"), ("q2", "d2"), ("q1", "d1"), ("q1", "d1")])
+    with pytest.warns(DataWarning, match=r"2 qrels row\(s\) repeat a \(query, page\) pair with the same grade"):
+        subset = load_subset(str(root))
+    assert subset.qrels.relevance == {"q1": {"d1": 1}, "q2": {"d2": 1}} and subset.duplicate_qrels == 2
+
+
+def test_a_query_whose_only_judgement_is_negative_is_refused(tmp_path):
+    """It used to be dropped silently as 'no relevant page'; docs/scoring.md promises an error."""
+    root = _qrels_case(tmp_path, [1, -1])
+    with pytest.raises(DataError, match=r"row 1 of the qrels \(query 'q2', page 'd2'\) has score -1, a negative grade"):
+        load_subset(str(root))
+
+
+def test_a_text_grade_is_refused(tmp_path):
+    features = Features({"query-id": Value("string"), "corpus-id": Value("string"), "score": Value("string")})
+    with pytest.raises(DataError, match=r"row 0 of the qrels \(query 'q1', page 'd1'\) has score '1', which is not"):
+        load_subset(str(_qrels_case(tmp_path, ["1", "1"], features=features)))
+
+
+def test_a_bytes_query_column_is_refused(tmp_path):
+    root = tmp_path / "b"
+    write_part(root / "queries", {"query-id": ["q1"], "query": [b"red"]},
+               Features({"query-id": Value("string"), "query": Value("binary")}))
+    write_part(root / "corpus", corpus_of({"d1": PAGES["d1"]}), CORPUS_FEATURES)
+    write_part(root / "qrels", {"query-id": ["q1"], "corpus-id": ["d1"], "score": [1]}, QRELS_FEATURES)
+    with pytest.raises(DataError, match=r"the queries' 'query' column has type binary, not text"):
+        load_subset(str(root))
+
+
+@pytest.mark.parametrize(("text", "what"), [(None, "null"), ("", "empty"), ("  \t", "only whitespace")])
+def test_a_blank_query_names_its_row(tmp_path, text, what):
+    write_subset(
+        tmp_path / "e",
+        {"query-id": ["q1", "q2"], "query": ["red", text]},
+        corpus_of({"d1": PAGES["d1"]}),
+        {"query-id": ["q1", "q2"], "corpus-id": ["d1", "d1"], "score": [1, 1]},
+    )
+    with pytest.raises(DataError, match=rf"row 1 of the queries \(query 'q2'\) has a {what} query text; fix or remove"):
+        load_subset(str(tmp_path / "e"))
+
+
+def test_qa_layout_refuses_blank_and_bytes_queries(tmp_path):
+    features = Features({"query": Value("string"), "image": HFImage(), "image_filename": Value("string")})
+    write_part(tmp_path / "w" / "default", {"query": ["a", " "], "image": [{"bytes": PAGES["d1"], "path": None}] * 2,
+                                            "image_filename": ["a.png", "b.png"]}, features)
+    with pytest.raises(DataError, match=r"row 1 has an only-whitespace query text"):
+        load_qa_subset("tabfquad", source=tmp_path / "w")
+    features = Features({"query": Value("binary"), "image": HFImage(), "image_filename": Value("string")})
+    write_part(tmp_path / "b" / "default", {"query": [b"a"], "image": [{"bytes": PAGES["d1"], "path": None}],
+                                            "image_filename": ["a.png"]}, features)
+    with pytest.raises(DataError, match=r"the 'query' column has type binary, not text"):
+        load_qa_subset("tabfquad", source=tmp_path / "b")

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from jinavdr.catalogue.dataset import Corpus, PageDecodeError, Queries
-from jinavdr.engine.cache import EmbeddingCache
+from jinavdr.engine.cache import EmbeddingCache, adapter_key
 from jinavdr.engine.encoding import encode_pages, encode_queries
 from jinavdr.errors import DataError, JinaVDRError
 from jinavdr.models.base import Encoder, Page
@@ -72,18 +72,25 @@ class CountingEncoder:
         return self._emb(keys)
 
 
-def _corpus(n: int = 7, *, texts: bool = True, broken: set[int] = frozenset(), sizes: bool = True,
-            hashes: bool = True, decode_log: list[int] | None = None) -> Corpus:
-    def load(i: int) -> Image.Image:
-        if decode_log is not None:
-            decode_log.append(i)
-        if i in broken:
+class _Loader:
+    """A picklable page loader (decoding workers are spawned, so the loader travels by pickle)."""
+
+    def __init__(self, broken: set[int], decode_log: list[int] | None) -> None:
+        self.broken, self.decode_log = broken, decode_log
+
+    def __call__(self, i: int) -> Image.Image:
+        if self.decode_log is not None:
+            self.decode_log.append(i)
+        if i in self.broken:
             raise OSError("truncated PNG")
         return Image.new("RGB", (4, 4), (i, 0, 0))
 
+
+def _corpus(n: int = 7, *, texts: bool = True, broken: set[int] = frozenset(), sizes: bool = True,
+            hashes: bool = True, decode_log: list[int] | None = None) -> Corpus:
     return Corpus(
         ids=[f"doc{i}" for i in range(n)],
-        load_image=load,
+        load_image=_Loader(set(broken), decode_log),
         texts=[f"text number {i}" if i != 3 else None for i in range(n)] if texts else None,
         sizes=[(10 * ((i * 5) % n + 1), 10) for i in range(n)] if sizes else None,
         dataset="toy",
@@ -234,7 +241,9 @@ def test_cache_described_with_settings_and_slug(tmp_path: Path) -> None:
     spec = registry.resolve("bm25", k1=1.2)
     encode_queries(CountingEncoder(), ["a"], cache=cache, model=spec)
     (info,) = cache.info()
-    assert info.key == spec.key() and info.slug == spec.slug()
+    # the key covers the spec and the settings the encoder declares (adapter_key)
+    assert info.key == adapter_key(spec.cache_key("cpu"), CountingEncoder().settings()) != spec.key()
+    assert info.slug == spec.slug()
     assert info.settings == {**spec.settings(), **CountingEncoder().settings()}
     assert info.entries == {"query": 1, "page": 0}
     # a plain key string: the encoder's settings are recorded, without a slug

@@ -32,6 +32,7 @@ from jinavdr.report.leaderboard import (
 from jinavdr.report.references import (
     auto_reference,
     load_references,
+    pairing,
     parse_reference_mappings,
 )
 from jinavdr.report.render import render
@@ -121,13 +122,40 @@ def test_reference_table_errors(tmp_path):
         load_references(tmp_path / "missing.csv")
 
 
-def test_auto_reference_mapping():
-    assert auto_reference("jina-v4", {"vector": "single"}) == "jina-embeddings-v4 (single-vector)"
-    assert auto_reference("jina-v4", {"vector": "multi"}) == "jina-embeddings-v4 (multi-vector)"
-    assert auto_reference("bm25", {}) == "bm25+ocr"
-    assert auto_reference("jina-v3", {}) == "jina-embeddings-v3+ocr"
-    assert auto_reference("dse-qwen2", {}) == "dse-qwen2-2b-mrl-v1"
-    assert auto_reference("minilm", {}) is None
+def _settings(name: str, **options) -> dict:
+    """What a result file records for ``name`` (the spec's settings plus what adapters resolve)."""
+    from jinavdr.models.registry import resolve
+
+    resolved_dtype = options.pop("resolved_dtype", None)
+    out = resolve(name, **options).settings()
+    if resolved_dtype is not None:  # dtype=None (auto) is recorded as the dtype it resolved to
+        out["dtype"] = resolved_dtype
+    return out
+
+
+def test_pairing_needs_the_published_method():
+    bm25_default = {**_settings("bm25"), "idf": "ln(1+(N-n+0.5)/(n+0.5))"}
+    assert pairing("bm25", bm25_default) == (
+        None, "measured with its own settings, not profile 'paper' (-o profile=paper)")
+    assert auto_reference("bm25", bm25_default) is None  # never paired with "BM25 + OCR"
+    assert pairing("bm25", {**_settings("bm25", profile="paper"), "idf_formula": "..."}) == ("bm25+ocr", "")
+    ref, why = pairing("bm25", _settings("bm25", profile="paper", k1=1.2))
+    assert ref is None and why == "settings differ from the published method's: k1=1.2 (published: 1.5)"
+    assert pairing("jina-v3", _settings("jina-v3")) == ("jina-embeddings-v3+ocr", "")
+    ref, why = pairing("jina-v3", _settings("jina-v3", model_id="org/finetuned-v3"))
+    assert ref is None and why.startswith("measured on org/finetuned-v3@None, not the pinned default checkpoint "
+                                          "jinaai/jina-embeddings-v3@215a6e12")
+    ref, why = pairing("colpali-v1.2", _settings("colpali-v1.2", profile="mteb"))
+    assert ref is None and why == "measured with profile 'mteb', not profile 'paper' (-o profile=paper)"
+    assert pairing("colpali-v1.2", _settings("colpali-v1.2")) == ("colpali-v1.2", "")
+    assert pairing("dse-qwen2", _settings("dse-qwen2")) == ("dse-qwen2-2b-mrl-v1", "")
+    single = _settings("jina-v4", resolved_dtype="bfloat16")
+    assert pairing("jina-v4", single) == ("jina-embeddings-v4 (single-vector)", "")
+    assert pairing("jina-v4", {**single, "vector": "multi"}) == ("jina-embeddings-v4 (multi-vector)", "")
+    ref, why = pairing("jina-v4", {**single, "dtype": "float32"})  # a CPU run
+    assert ref is None and "dtype='float32' (published: 'bfloat16')" in why
+    assert pairing("siglip", _settings("siglip")) == (None, "")  # no published row in the paper's tables
+    assert pairing("minilm", _settings("minilm")) == (None, "")
 
 
 def test_parse_reference_mappings():
@@ -258,7 +286,9 @@ def test_confidence_interval_brackets_the_score(board):
 
 def test_comparisons_with_published_numbers(board_refs, references):
     comps = {board_refs.columns[c.column].label: c for c in board_refs.comparisons}
-    assert set(comps) == {"bm25", JINA}
+    assert set(comps) == {JINA}  # the default BM25 is not the paper's "BM25 + OCR": no pair, a note
+    assert ("bm25 is not paired with a published number: measured with its own settings, not profile "
+            "'paper' (-o profile=paper).") in board_refs.notes
     jina = comps[JINA]
     assert board_refs.columns[jina.reference].label == "jina-embeddings-v4 (single-vector) [paper]"
     assert [r.dataset for r in jina.rows] == ["docvqa", "stanford-slide", "tabfquad"]
@@ -384,6 +414,7 @@ def test_no_results_is_an_error(tmp_path):
 
 def test_conflicting_duplicates_name_both_files(tmp_path):
     data = json.loads((FIXTURES / "bm25" / "docvqa.json").read_text())
+    data["subsets"]["default"]["per_query"] = None  # its mean would no longer match the edited score
     for name, score in (("a", 0.85), ("b", 0.5)):
         data["subsets"]["default"]["metrics"]["ndcg_at_5"] = score
         (tmp_path / name).mkdir()
@@ -476,7 +507,8 @@ def test_cli_html_is_self_contained(tmp_path):
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert html.count('src="data:image/png;base64,') == 2
-    assert "<script" not in html and "http" not in html
+    # nothing is loaded from elsewhere (links to a pinned Hub commit are plain anchors, not resources)
+    assert "<script" not in html and 'src="http' not in html and "<link" not in html and "url(http" not in html
 
 
 def test_references_without_data_for_the_collection_are_left_out(tmp_path, references):

@@ -10,7 +10,7 @@ import pytest
 import pytrec_eval
 import torch
 
-from jinavdr.catalogue.dataset import Corpus
+from jinavdr.catalogue.dataset import Corpus, Queries
 from jinavdr.engine.scoring import rank
 from jinavdr.errors import UnknownNameError
 from jinavdr.evaluation.metrics import evaluate
@@ -66,13 +66,16 @@ def test_paper_protocol_without_groups_still_clamps():
 
 
 def jina_vdr_reference(scores: np.ndarray, query_ids: list[str], groups: list[str], qrels: dict) -> float:
-    """The jina-vdr loop as PROTOCOL.md describes it: each filename starts at 0, rows merge by max."""
+    """jina-vdr's loop (``_get_relevant_docs_results``): the first row creates the dict with its raw
+    score; every later row merges by max with a default of 0."""
     results: dict[str, dict[str, float]] = {}
     for qi, qid in enumerate(query_ids):
-        row: dict[str, float] = {}
         for pi, filename in enumerate(groups):
-            row[filename] = max(row.get(filename, 0), float(scores[qi, pi]))
-        results[qid] = row
+            score = float(scores[qi, pi])
+            if qid in results:
+                results[qid][filename] = max(results[qid].get(filename, 0), score)
+            else:
+                results[qid] = {filename: score}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.5"}).evaluate(results)
     return round(sum(v["ndcg_cut_5"] for v in per_query.values()) / len(per_query), 5)
 
@@ -120,5 +123,87 @@ def test_paper_protocol_needs_the_full_ranking():
 def test_protocol_names_and_settings():
     assert sorted(PROTOCOLS) == ["beir", "paper"]
     assert get_protocol("paper").settings() == {"protocol": "paper", "depth": None, "round_digits": 5}
+    assert get_protocol("paper").k_values == (1, 3, 5, 10, 20, 50, 100)
+    assert get_protocol("beir").k_values == (1, 3, 5, 10, 20, 100)
     with pytest.raises(UnknownNameError, match="unknown protocol 'bier'. Did you mean: beir\\? Valid protocols: beir, paper."):
         get_protocol("bier")
+
+
+# --------------------------------------------------------------------------------------------------
+# jina-vdr's quirks, to the last metric, on a constructed QA subset (values computed by hand)
+# --------------------------------------------------------------------------------------------------
+
+QA_ROWS = ["row-0", "row-1", "row-2", "row-3", "row-4"]
+QA_FILES = ["z.png", "b.png", "c.png", "z.png", "d.png"]  # image_filename of each row
+QA_QUERIES = Queries(["q-0", "q-1", "q-2"], ["where is z", "all tied", "d.png"])  # q-2's text is a file name
+QA_QRELS = {"q-0": {"z.png": 1}, "q-1": {"b.png": 1}, "q-2": {"c.png": 1}}
+QA_SCORES = [
+    # q-0: z = max(-0.4, -0.5) = -0.4 stays negative (row 0's document is never floored); b, c, d -> 0.
+    #      Ranking d, c, b (0-ties, doc id descending), z: relevant z at rank 4 (floored it would tie at 0
+    #      and rank first)
+    [-0.4, -0.2, -0.3, -0.5, -0.1],
+    # q-1: every document 0.5. trec_eval order z, d, c, b: b at rank 4 for nDCG; jina-vdr's MRR keeps
+    #      the corpus order z, b, c, d: b at rank 2
+    [0.5, 0.5, 0.5, 0.5, 0.5],
+    # q-2: d.png (0.9) is the query's own id and is dropped; c.png (0.8) then ranks first
+    [0.1, 0.2, 0.8, 0.1, 0.9],
+]
+
+
+def qa_run() -> Run:
+    return Run.from_dict({q: dict(zip(QA_ROWS, row, strict=True)) for q, row in zip(QA_QUERIES.ids, QA_SCORES, strict=True)})
+
+
+def qa_evaluate(*, lexical: bool = False):
+    corpus = Corpus(ids=list(QA_ROWS), load_image=lambda i: None, group_ids=QA_FILES)
+    return get_protocol("paper").evaluate(qa_run(), QA_QRELS, corpus=corpus, queries=QA_QUERIES, lexical=lexical)
+
+
+def test_paper_protocol_first_row_document_is_not_floored():
+    merged = merge_groups(qa_run(), QA_FILES, floor_first_row=False)
+    assert merged.ranking(0) == [("d.png", 0.0), ("c.png", 0.0), ("b.png", 0.0), ("z.png", pytest.approx(-0.4))]
+    assert merge_groups(qa_run(), QA_FILES).ranking(0)[0] == ("z.png", 0.0)  # the floored variant
+    ev = qa_evaluate()
+    assert ev.per_query["q-0"]["ndcg_at_5"] == pytest.approx(1 / math.log2(5), abs=1e-12)
+    assert ev.per_query["q-0"]["mrr_at_5"] == 0.25
+
+
+def test_paper_protocol_mrr_ties_keep_corpus_order_ndcg_keeps_trec_order():
+    ev = qa_evaluate()
+    assert ev.per_query["q-1"]["ndcg_at_5"] == pytest.approx(1 / math.log2(5), abs=1e-12)  # rank 4
+    assert ev.per_query["q-1"]["mrr_at_5"] == 0.5  # rank 2
+    assert ev.per_query["q-1"]["mrr_at_1"] == 0.0
+
+
+def test_paper_protocol_ignores_identical_ids_except_for_lexical_searchers():
+    ev = qa_evaluate()
+    assert ev.per_query["q-2"]["ndcg_at_1"] == 1.0 and ev.per_query["q-2"]["mrr_at_1"] == 1.0
+    lexical = qa_evaluate(lexical=True)  # jina-vdr's BM25 branch keeps them
+    assert lexical.per_query["q-2"]["ndcg_at_1"] == 0.0 and lexical.per_query["q-2"]["mrr_at_5"] == 0.5
+
+
+def test_paper_protocol_reports_k50_rounds_all_but_mrr():
+    ev = qa_evaluate()
+    assert ev.k_values == (1, 3, 5, 10, 20, 50, 100)
+    assert {"ndcg_at_50", "mrr_at_50", "recall_at_50", "precision_at_50"} <= set(ev.metrics)
+    # nDCG@5: (1/log2(5) + 1/log2(5) + 1) / 3 = 0.6204510386..., rounded to 5 decimals
+    assert ev.metrics["ndcg_at_5"] == 0.62045
+    # MRR@5: (1/4 + 1/2 + 1) / 3, not rounded (jina-vdr averages MRR itself)
+    assert ev.metrics["mrr_at_5"] == (0.25 + 0.5 + 1.0) / 3
+    assert ev.metrics["precision_at_50"] == round(3 / 50 / 3, 5)
+
+
+def test_runner_marks_lexical_searchers_for_the_protocol():
+    from jinavdr.execution.runner import is_lexical
+    from jinavdr.models import registry
+
+    assert is_lexical(registry.load(registry.resolve("bm25"), device="cpu"))
+
+    class Encoder:
+        similarity, page_input = "dot", "image"
+
+        def encode_pages(self, pages, *, batch_size): ...
+
+        def search(self, queries, corpus, *, k): ...
+
+    assert not is_lexical(Encoder())

@@ -196,12 +196,14 @@ def test_missing_dependency_names_extra_and_pip_command(monkeypatch: pytest.Monk
                         lambda name, *a: None if name == "peft" else real(name, *a))
     spec = registry.resolve("jina-v4")
     ok, reason, cmd = registry.available(spec)
-    assert not ok and reason == "missing package(s): peft" and cmd == 'pip install "jinavdr[jina]"'
+    assert not ok and reason == "missing package(s): peft" and cmd.startswith('pip install "jinavdr[jina]" "torch==')
     with pytest.raises(MissingDependencyError) as err:
         registry.load(spec, device="cpu")
+    import torch
+
     assert str(err.value) == (
         "model 'jina-v4' needs an optional dependency (package 'peft') that is not installed. "
-        'Run: pip install "jinavdr[jina]"'
+        f'Run: pip install "jinavdr[jina]" "torch=={torch.__version__.split("+")[0]}"'
     )
 
 
@@ -211,7 +213,7 @@ def test_import_error_inside_adapter_becomes_missing_dependency(monkeypatch: pyt
 
     monkeypatch.setattr(registry, "import_factory", lambda path: broken)
     spec = dataclasses.replace(registry.resolve("jina-clip-v2"), requires=())
-    with pytest.raises(MissingDependencyError, match=r"package 'timm'.*pip install \"jinavdr\[jina\]\""):
+    with pytest.raises(MissingDependencyError, match=r"package 'timm'.*pip install \"jinavdr\[clip\]\""):
         registry.load(spec, device="cpu")
 
 
@@ -329,3 +331,53 @@ def test_bm25_on_cpu_never_imports_torch() -> None:
             "registry.load(registry.resolve('bm25'), device='cpu'); print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------------
+# One remote-code rule for every adapter and id
+# --------------------------------------------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("st:someone/custom-model", {"trust_remote_code": "true"}),
+        ("python:tests.test_registry:FakeEncoder", {"trust_remote_code": "yes"}),
+        ("jina-v4", {"model_id": "someone/fine-tuned-v4"}),  # another id: the entry's pin does not apply
+    ],
+)
+def test_remote_code_rule_applies_to_every_adapter_and_id(name: str, options: dict[str, str]) -> None:
+    spec = dataclasses.replace(registry.resolve(name, **options), requires=(), factory="tests.test_registry:FakeEncoder")
+    assert registry.runs_remote_code(spec) and not registry.is_pinned(spec)
+    with pytest.raises(JinaVDRError, match=r"only runs at a pinned 40-hex commit, but the revision is None.*--allow-unpinned"):
+        registry.load(spec, device="cpu")
+    assert isinstance(registry.load(spec, device="cpu", allow_unpinned=True), FakeEncoder)
+    pinned = dataclasses.replace(registry.resolve(name, revision=SHA, **options), requires=(),
+                                 factory="tests.test_registry:FakeEncoder")
+    assert isinstance(registry.load(pinned, device="cpu"), FakeEncoder)
+
+
+def test_trust_remote_code_false_is_not_remote_code() -> None:
+    assert not registry.runs_remote_code(registry.resolve("st:someone/model", trust_remote_code="false"))
+    assert not registry.runs_remote_code(registry.resolve("st:someone/model"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Outside adapters: their source is part of the cache key, never of the slug
+# --------------------------------------------------------------------------------------------------
+
+
+def test_python_adapter_code_changes_the_cache_key_not_the_slug(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "my_adapter_mod.py"
+    module.write_text("class Enc:\n    scale = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = registry.resolve("python:my_adapter_mod:Enc")
+    assert first.code_fingerprint is not None and first.cache_key("cpu") != first.key()
+    module.write_text("class Enc:\n    scale = 2.0\n")  # an edited adapter
+    second = registry.resolve("python:my_adapter_mod:Enc")
+    assert second.code_fingerprint != first.code_fingerprint
+    assert second.cache_key("cpu") != first.cache_key("cpu")
+    assert second.slug() == first.slug() and second.key() == first.key()
+    assert registry.resolve("bm25").code_fingerprint is None  # jinavdr's own adapters: versioned with it

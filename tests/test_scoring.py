@@ -294,3 +294,51 @@ def test_many_query_rows_with_ties_straddling_the_cut_match_the_reference(device
         )
         np.testing.assert_array_equal(idx, reference_topk(full, 12, prio))
         np.testing.assert_array_equal(scores, np.take_along_axis(full.numpy(), idx, 1))
+
+
+def _reference_kernel(q_tokens: torch.Tensor, p_tokens: torch.Tensor, p_offsets: torch.Tensor) -> torch.Tensor:
+    """What the fused kernel computes, per page in fp32 (its products of bf16 numbers are exact)."""
+    bounds = p_offsets.tolist()
+    return torch.stack([(q_tokens.float() @ p_tokens[a:b].float().T).amax(1) for a, b in zip(bounds, bounds[1:], strict=False)], 1)
+
+
+@pytest.fixture
+def bf16_kernel(monkeypatch):
+    """The bf16 MaxSim branch on the CPU: the kernel replaced by its reference, 'available' everywhere."""
+    from jinavdr.engine import maxsim_kernel
+
+    calls = []
+
+    def fake(q_tokens, p_tokens, p_offsets, longest=None):
+        assert q_tokens.dtype == p_tokens.dtype == torch.bfloat16
+        calls.append(len(p_offsets) - 1)
+        return _reference_kernel(q_tokens, p_tokens, p_offsets)
+
+    monkeypatch.setattr(maxsim_kernel, "available", lambda device: True)
+    monkeypatch.setattr(maxsim_kernel, "best_page_token", fake)
+    return calls
+
+
+@pytest.mark.parametrize("chunks", [(None, None), (1, 1), (3, 5), (7, 2)])
+def test_bf16_maxsim_branch_is_chunk_independent_and_matches_fp32(multi, bf16_kernel, chunks):
+    q, p = multi
+    qb = Embeddings(q.data.to(torch.bfloat16).float(), q.offsets)  # bf16 numbers held in fp32
+    pb = Embeddings(p.data.to(torch.bfloat16).float(), p.offsets)
+    stats = ScoringStats()
+    idx, scores = score_topk(qb, pb, similarity="maxsim", k=None, query_chunk=chunks[0], page_chunk=chunks[1],
+                             tiling=Tiling(4, 5), stats=stats)
+    assert stats.precision == "bf16" and bf16_kernel
+    ref_idx, ref_scores = score_topk(qb, pb, similarity="maxsim", k=None, tiling=Tiling(4, 5))
+    brute = brute_maxsim(qb, pb).numpy()
+    np.testing.assert_allclose(scores, np.take_along_axis(brute, idx, 1), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(np.sort(scores, 1), np.sort(np.take_along_axis(brute, ref_idx, 1), 1), rtol=1e-6, atol=1e-5)
+    base_idx, base_scores = score_topk(qb, pb, similarity="maxsim", k=None, tiling=Tiling(4, 5), page_chunk=3)
+    np.testing.assert_array_equal(idx, base_idx)
+    assert scores.tobytes() == base_scores.tobytes()
+
+
+def test_fp32_values_that_are_not_bf16_numbers_stay_on_the_fp32_path(multi, bf16_kernel):
+    q, p = multi
+    stats = ScoringStats()
+    score_topk(q, p, similarity="maxsim", k=3, stats=stats)
+    assert stats.precision == "fp32" and not bf16_kernel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_crash_mid_write_keeps_old_file_and_removes_temp(tmp_path: Path, monkeyp
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ResultsError, match=rf"cannot write {re.escape(str(path))} \(disk full\); nothing was changed"):
         add(store, "fr", 0.75)
     monkeypatch.undo()
     assert path.read_text() == before

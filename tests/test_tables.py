@@ -236,8 +236,11 @@ def test_markdown_models_table_and_settings_details(fixture_board):
     rows = [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in text.splitlines()
             if line.startswith("| jina-v4 ") and "jinaai/" in line]
     [row] = rows
-    assert row[1:8] == ["jinaai/jina-embeddings-v4", "— (unpinned)", "3.8B", "single-vector, 2048 d",
-                        "37,788,800 px", "default", "beir"]
+    # the fixture records the published method's settings (pinned commit, bf16), so it pairs with the paper
+    assert row[1:8] == ["jinaai/jina-embeddings-v4",
+                        "[4a58ca57](https://huggingface.co/jinaai/jina-embeddings-v4/tree/"
+                        "4a58ca57710c49f51896e4bc820e202fbf64904b)", "3.8B", "single-vector, 2048 d",
+                        "37,788,800 px, 32,768 tokens", "bfloat16", "beir"]
     assert "<details><summary>jina-v4: full settings (JSON)</summary>" in text
     assert "*Models 1–6 of 11*" in text and "*Models 7–11 of 11*" in text
     assert "| ja " in text and "/ ja " in text and "/ jp " not in text

@@ -126,7 +126,7 @@ def test_bm25_needs_ocr_text_and_valid_tokenizer() -> None:
     searcher = registry.load(registry.resolve("bm25"), device="cpu")
     with pytest.raises(DataError, match="dataset 'scans' has none"):
         searcher.search(queries, no_text, k=3)
-    with pytest.raises(JinaVDRError, match="tokenizer must be 'multilingual' or 'jieba'"):
+    with pytest.raises(JinaVDRError, match="tokenizer must be one of multilingual, jieba, nltk-english, got 'english'"):
         registry.load(registry.resolve("bm25", tokenizer="english"), device="cpu")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -436,8 +437,8 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
         ("siglip", "siglip", {}),
         ("dse-qwen2", "qwen2vl", {"truncate_dim": 16}),
         ("bge-m3", "xlmr", {}),
-        ("colpali-v1.3", "colpali", {}),
-        ("colqwen2", "colqwen2", {}),
+        ("colpali-v1.3-hf", "colpali", {}),
+        ("colqwen2-hf", "colqwen2", {}),
     ],
 )
 def test_registry_entries_build_these_adapters(tiny, pages, name, key, options):
@@ -449,3 +450,141 @@ def test_registry_entries_build_these_adapters(tiny, pages, name, key, options):
     assert len(out) == 3 and out.is_multi == (enc.similarity == "maxsim")
     assert math.isfinite(float(out.data.sum()))
     assert enc.settings()["model_id"] == str(tiny[key])
+
+
+# --------------------------------------------------------------------------------------------------
+# Reference profiles: the calls each profile makes (settings pinned in test_profiles.py)
+# --------------------------------------------------------------------------------------------------
+
+
+def profile_encoder(name: str, path: Path, **options: object):
+    spec = resolve(name, model_id=str(path), **options)
+    return load(dataclasses.replace(spec, requires=("transformers",)), device="cpu")
+
+
+def test_siglip_paper_profile_scores_raw_fp32_dot_products_mteb_cosine(tiny, pages):
+    paper = profile_encoder("siglip", tiny["siglip"])
+    mteb = profile_encoder("siglip", tiny["siglip"], profile="mteb")
+    assert (paper.similarity, mteb.similarity) == ("dot", "cosine")
+    assert next(paper.model.parameters()).dtype == torch.float32 == next(mteb.model.parameters()).dtype
+    ids = paper.tokenizer(QUERIES, padding="max_length", max_length=16, truncation=True, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        raw = paper.model.get_text_features(input_ids=ids)
+    q_paper, q_mteb = paper.encode_queries(QUERIES, batch_size=3), mteb.encode_queries(QUERIES, batch_size=3)
+    torch.testing.assert_close(q_paper.data, raw)  # unnormalised features, as jina-vdr keeps them
+    assert not torch.allclose(q_paper.data.norm(dim=-1), torch.ones(3))
+    torch.testing.assert_close(q_mteb.data, torch.nn.functional.normalize(raw, dim=-1))
+    d_paper = paper.encode_pages(pages, batch_size=3)
+    assert d_paper.data.dtype == torch.float32
+    settings = paper.settings()
+    assert (settings["profile"], settings["normalize"], settings["similarity"], settings["dtype"]) == (
+        "paper", False, "dot", "float32")
+
+
+def test_bge_m3_mteb_profile_runs_in_float16(tiny, pages):
+    enc = profile_encoder("bge-m3", tiny["xlmr"])
+    assert next(enc.model.parameters()).dtype == torch.float16
+    assert enc.settings()["dtype"] == "float16" and enc.settings()["profile"] == "mteb"
+    assert enc.encode_queries(QUERIES[:1], batch_size=1).data.dtype == torch.float32
+
+
+class _FakeColModel(torch.nn.Module):
+    """Stands in for colpali-engine's ColPali / ColQwen2 (records how it is loaded)."""
+
+    calls: list = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(32, 4)
+        self.dim = 4
+
+    @classmethod
+    def from_pretrained(cls, model_id, **kwargs):
+        cls.calls.append((model_id, kwargs))
+        dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))
+        return cls().to(dtype)
+
+    def forward(self, input_ids, attention_mask):
+        return self.embed(input_ids)
+
+
+class _FakeColProcessor:
+    calls: list = []
+
+    def __init__(self) -> None:
+        self.image_processor = type("FakeImageProcessor", (), {})()
+        self.query_prefix = "Query: "
+
+    @classmethod
+    def from_pretrained(cls, model_id, **kwargs):
+        cls.calls.append((model_id, kwargs))
+        return cls()
+
+    def _batch(self, lengths):
+        ids = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, n in enumerate(lengths):
+            ids[i, :n] = torch.arange(1, n + 1)
+            mask[i, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def process_queries(self, texts):
+        return self._batch([min(len(t.split()) + 1, 31) for t in texts])
+
+    def process_images(self, images):
+        return self._batch([3] * len(images))
+
+
+@pytest.fixture()
+def fake_colpali_engine(monkeypatch):
+    import types
+
+    models = types.ModuleType("colpali_engine.models")
+    for name in ("ColPali", "ColQwen2"):
+        setattr(models, name, _FakeColModel)
+        setattr(models, f"{name}Processor", _FakeColProcessor)
+    package = types.ModuleType("colpali_engine")
+    package.models = models
+    monkeypatch.setitem(sys.modules, "colpali_engine", package)
+    monkeypatch.setitem(sys.modules, "colpali_engine.models", models)
+    _FakeColModel.calls.clear()
+    _FakeColProcessor.calls.clear()
+    return models
+
+
+@pytest.mark.parametrize(("profile", "dtype"), [("paper", torch.bfloat16), ("mteb", torch.float16)])
+def test_colpali_v12_profiles_load_the_pinned_lora_checkpoint(fake_colpali_engine, pages, profile, dtype):
+    spec = resolve("colpali-v1.2", profile=profile)
+    enc = import_factory(spec.factory)(spec, "cpu")
+    (model_id, kwargs), = _FakeColModel.calls
+    assert model_id == "vidore/colpali-v1.2"
+    # the adapter is pinned; its base model loads as MTEB loads it (recorded as base_revision=None)
+    assert kwargs["revision"] is None and kwargs["adapter_kwargs"] == {"revision": "6b89bc63c16809af4d111bfe412e2ac6bc3c9451"}
+    assert kwargs.get("dtype", kwargs.get("torch_dtype")) == dtype and kwargs["attn_implementation"] == "sdpa"
+    assert _FakeColProcessor.calls == [("vidore/colpali-v1.2", {"revision": "6b89bc63c16809af4d111bfe412e2ac6bc3c9451"})]
+    out = enc.encode_queries(QUERIES, batch_size=2)
+    assert out.is_multi and [len(out.item(i)) for i in range(3)] == [7, 2, 11]
+    assert enc.settings()["profile"] == profile and enc.settings()["dtype"] == str(dtype).removeprefix("torch.")
+
+
+def test_jina_v4_loads_weights_code_and_adapters_from_the_pinned_snapshot(tiny, monkeypatch, tmp_path):
+    import shutil
+
+    from jinavdr import hub
+
+    commit = "4a58ca57710c49f51896e4bc820e202fbf64904b"
+    folder = tmp_path / "snapshots" / commit  # the Hugging Face cache names a snapshot folder by its commit
+    shutil.copytree(tiny["jina_v4"], folder)
+    calls = []
+
+    def snapshot(repo, repo_type, revision, patterns=None, ignore=()):
+        calls.append((repo, repo_type, revision, ignore))
+        return folder  # the remote code then reads <folder>/adapters, same commit
+
+    monkeypatch.setattr(hub, "snapshot", snapshot)
+    spec = resolve("jina-v4", dtype="float32")
+    enc = import_factory(spec.factory)(spec, "cpu")
+    assert calls == [("jinaai/jina-embeddings-v4", "model", commit, hub.MODEL_IGNORE)]
+    settings = enc.settings()
+    assert settings["model_id"] == "jinaai/jina-embeddings-v4"
+    assert settings["adapters_revision"] == settings["commit"] == "4a58ca57710c49f51896e4bc820e202fbf64904b"

@@ -102,6 +102,7 @@ class Subset:
     repo: str = ""
     revision: str | None = None  # the revision actually loaded (pinned or resolved)
     dropped_queries: int = 0  # queries without any relevant page, removed on load
+    duplicate_qrels: int = 0  # qrels rows repeating a (query, page) pair with the same grade, counted once
 
     @property
     def key(self) -> str:

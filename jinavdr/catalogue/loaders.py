@@ -150,6 +150,10 @@ _MISSING_ERRORS = {
 def _hub_error(exc: BaseException, repo: str, revision: str | None, what: str) -> DataError:
     """A :class:`DataError` saying why ``what`` of ``repo`` could not be loaded and what to do."""
     names = {cls.__name__ for cls in type(exc).__mro__}
+    if "LocalEntryNotFoundError" in names and getattr(exc.__cause__, "response", None) is not None:
+        # snapshot_download wraps what the Hub answered (repo or revision not found, gated) into
+        # "not in the local cache": classify by the Hub's answer
+        return _hub_error(exc.__cause__, repo, revision, what)
     at = f" at revision {revision}" if revision else ""
     source = f"{what} of {repo}{at}"
     if "GatedRepoError" in names or "gated" in str(exc).lower():
@@ -183,8 +187,43 @@ def _load(call: Callable[[], datasets.Dataset], repo: str, revision: str | None,
         raise _hub_error(exc, repo, revision, what) from exc
 
 
+def hub_patterns(task: TaskSpec, subset: SubsetSpec) -> list[str] | None:
+    """The files of ``subset`` in its Hub repo (``allow_patterns``); None = the whole repo (ViDoRe's
+    configs are defined by the dataset card, so the card and every data file are needed)."""
+    if task.layout == "beir-configs":
+        return None
+    return [f"{subset.part_dir(part)}/*" for part in ("queries", "corpus", "qrels")]
+
+
+def subset_cached(task: TaskSpec, subset: SubsetSpec) -> bool:
+    """True when the Hugging Face cache holds ``subset``'s files at the pinned revision (no network)."""
+    from jinavdr import hub
+
+    if task.is_local or task.revision is None:
+        return task.is_local
+    root = hub.cached_snapshot(task.repo, "dataset", task.revision)
+    if root is None:
+        return False
+    if task.layout == "beir-configs":
+        return any(root.rglob("*.parquet"))
+    return all(any((root / subset.part_dir(part)).rglob("*.parquet")) for part in ("queries", "corpus", "qrels"))
+
+
+def _hub_root(repo: str, revision: str | None, patterns: tuple[str, ...] | None, what: str) -> Path:
+    from jinavdr import hub
+
+    return _load(lambda: hub.snapshot(repo, "dataset", revision, list(patterns) if patterns else None),
+                 repo, revision, what)
+
+
 def _load_part(task: TaskSpec, subset: SubsetSpec, part: str) -> datasets.Dataset:
-    """One part (``queries``, ``corpus`` or ``qrels``) of a subset, split ``test``."""
+    """One part (``queries``, ``corpus`` or ``qrels``) of a subset, split ``test``.
+
+    Hub tasks: the subset's files are downloaded at the pinned revision into the Hugging Face cache
+    (``huggingface_hub.snapshot_download``; offline, found there) and read from that folder. (Reading
+    with ``load_dataset(repo, data_dir=..., revision=...)`` instead cannot work offline: datasets looks
+    for its prepared copy under another config name and fails even when the files are cached.)
+    """
     import datasets
 
     what = f"the {part} of {task.name}:{subset.name}"
@@ -195,15 +234,19 @@ def _load_part(task: TaskSpec, subset: SubsetSpec, part: str) -> datasets.Datase
             lambda: datasets.load_dataset(str(root), data_files={_SPLIT: files}, split=_SPLIT),
             str(root), None, what,
         )  # fmt: skip
+    patterns = hub_patterns(task, subset)
+    root = _hub_root(task.repo, task.revision, tuple(patterns) if patterns else None,
+                     f"the files of {task.name}:{subset.name}")
     if task.layout == "beir-configs":
-        return _load(
-            lambda: datasets.load_dataset(task.repo, part, split=_SPLIT, revision=task.revision),
-            task.repo, task.revision, what,
-        )  # fmt: skip
+        return _load(lambda: datasets.load_dataset(str(root), part, split=_SPLIT), task.repo, task.revision, what)
+    folder = root / subset.part_dir(part)
+    files = sorted(str(f.relative_to(root)) for f in folder.rglob("*.parquet"))
+    if not files:
+        at = f" at revision {task.revision}" if task.revision else ""
+        raise DataError(f"cannot load {what}: {task.repo}{at} has no parquet files under "
+                        f"{subset.part_dir(part)}/ (check data_dir in the task file)")
     return _load(
-        lambda: datasets.load_dataset(
-            task.repo, data_dir=subset.part_dir(part), split=_SPLIT, revision=task.revision
-        ),
+        lambda: datasets.load_dataset(str(root), data_files={_SPLIT: files}, split=_SPLIT),
         task.repo, task.revision, what,
     )  # fmt: skip
 
@@ -400,7 +443,8 @@ def load_subset(task: TaskLike, subset: SubsetSpec | str | None = None, *, stric
 
     q_table = _table(_load_part(task, subset, "queries"))
     _require(q_table, ["query-id", "query"], where, "queries")
-    query_ids, query_texts = _strings(q_table, "query-id"), _strings(q_table, "query")
+    query_ids = _strings(q_table, "query-id")
+    query_texts = _query_texts(q_table, query_ids, where)
     if subset.query_language is not None:
         _require(q_table, ["language"], where, "queries")
         keep = [lang == subset.query_language for lang in q_table.column("language").to_pylist()]
@@ -415,11 +459,12 @@ def load_subset(task: TaskLike, subset: SubsetSpec | str | None = None, *, stric
 
     r_table = _table(_load_part(task, subset, "qrels"))
     _require(r_table, ["query-id", "corpus-id", "score"], where, "qrels")
-    rows = zip(_strings(r_table, "query-id"), _strings(r_table, "corpus-id"), r_table.column("score").to_pylist(), strict=True)
+    rows = list(zip(_strings(r_table, "query-id"), _strings(r_table, "corpus-id"), r_table.column("score").to_pylist(), strict=True))
+    numbered = list(enumerate(rows))
     if subset.query_language is not None:  # one qrels file for all languages: keep this language's
         known = set(query_ids)
-        rows = [r for r in rows if r[0] in known]
-    relevance, n_qrels = _relevance(rows, set(query_ids), set(doc_ids), where)
+        numbered = [(i, r) for i, r in numbered if r[0] in known]
+    relevance, n_qrels, duplicates = _relevance(numbered, set(query_ids), set(doc_ids), where)
 
     _check_counts(task, subset, {"queries": len(query_ids), "pages": len(doc_ids), "qrels": n_qrels}, strict)
 
@@ -436,31 +481,59 @@ def load_subset(task: TaskLike, subset: SubsetSpec | str | None = None, *, stric
         repo=repo,
         revision=revision,
         dropped_queries=dropped,
+        duplicate_qrels=duplicates,
     )
 
 
+def _grade(score: Any, row: int, qid: str, did: str, where: str) -> int:
+    """The integer grade of one qrels row; anything else (fraction, text, null, negative) raises."""
+    def refuse(why: str) -> DataError:
+        return DataError(
+            f"{where}: row {row} of the qrels (query {qid!r}, page {did!r}) has score {score!r}, {why}; "
+            "fix that row of the qrels"
+        )
+
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise refuse("which is not an integer grade")
+    if isinstance(score, float) and not score.is_integer():
+        raise refuse("which is not an integer grade (fractional grades are not rounded)")
+    if score < 0:
+        raise refuse("a negative grade (trec_eval's measures are undefined for it; map it to 0)")
+    return int(score)
+
+
 def _relevance(
-    rows: Iterable[tuple[str, str, Any]], query_ids: set[str], doc_ids: set[str], where: str
-) -> tuple[dict[str, dict[str, int]], int]:
-    """Qrels as {query: {page: grade}} and the row count; unknown ids raise :class:`DataError`."""
+    rows: Iterable[tuple[int, tuple[str, str, Any]]], query_ids: set[str], doc_ids: set[str], where: str
+) -> tuple[dict[str, dict[str, int]], int, int]:
+    """Qrels as {query: {page: grade}}, the row count and the count of repeated identical rows.
+
+    ``rows``: (row number in the qrels, (query id, page id, score)). Unknown ids, a score that is not
+    a non-negative integer, and one (query, page) pair given twice with different grades raise
+    :class:`DataError` naming the rows; a pair repeated with the same grade is counted once.
+    """
     relevance: dict[str, dict[str, int]] = {}
+    first_row: dict[tuple[str, str], int] = {}
     bad_q: dict[str, None] = {}
     bad_d: dict[str, None] = {}
-    n = 0
-    for qid, did, score in rows:
+    n = duplicates = 0
+    for row, (qid, did, score) in rows:
         n += 1
         if qid not in query_ids:
             bad_q[qid] = None
         if did not in doc_ids:
             bad_d[did] = None
-        try:
-            grade = int(score)
-        except (TypeError, ValueError):
-            raise DataError(
-                f"{where}: the qrels give query {qid!r} and page {did!r} the score {score!r}, "
-                "which is not an integer grade; fix that row of the qrels"
-            ) from None
-        relevance.setdefault(qid, {})[did] = grade  # a repeated pair keeps the last grade
+        grade = _grade(score, row, qid, did, where)
+        docs = relevance.setdefault(qid, {})
+        if did in docs:
+            if docs[did] != grade:
+                raise DataError(
+                    f"{where}: the qrels judge query {qid!r} and page {did!r} twice with different grades "
+                    f"({docs[did]} in row {first_row[qid, did]}, {grade} in row {row}); keep one of the rows"
+                )
+            duplicates += 1
+            continue
+        docs[did] = grade
+        first_row[qid, did] = row
     if bad_q or bad_d:
         parts = []
         if bad_q:
@@ -468,7 +541,32 @@ def _relevance(
         if bad_d:
             parts.append(f"unknown page ids {_named(bad_d)}")
         raise DataError(f"{where}: the qrels name {' and '.join(parts)}; fix the qrels or the ids")
-    return relevance, n
+    if duplicates:
+        warnings.warn(
+            f"{where}: {duplicates} qrels row(s) repeat a (query, page) pair with the same grade; each pair "
+            "counts once (recorded as duplicate_qrels in the result file)",
+            DataWarning, stacklevel=3,
+        )
+    return relevance, n, duplicates
+
+
+def _query_texts(table: pa.Table, ids: list[str], where: str) -> list[str]:
+    """The ``query`` column as text; a non-text column or a null, empty or blank query raises."""
+    import pyarrow as pa
+
+    typ = table.column("query").type
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)):
+        raise DataError(
+            f"{where}: the queries' 'query' column has type {typ}, not text; write the queries as strings "
+            "(decode bytes as UTF-8 yourself, jinavdr does not guess an encoding)"
+        )
+    texts = table.column("query").to_pylist()
+    for row, (qid, text) in enumerate(zip(ids, texts, strict=True)):
+        if text is None or not text.strip():
+            what = "null" if text is None else "empty" if not text else "only whitespace"
+            raise DataError(f"{where}: row {row} of the queries (query {qid!r}) has a {what} query text; "
+                            "fix or remove that row")
+    return texts
 
 
 def _drop_unjudged(
@@ -493,7 +591,8 @@ def _resolved_commit(repo: str) -> str | None:
     try:
         from huggingface_hub import HfApi
 
-        return HfApi().dataset_info(repo, timeout=10).sha
+        # revision="main" explicitly: some Hub-compatible servers (olah) refuse the revision-less route
+        return HfApi().dataset_info(repo, revision="main", timeout=10).sha
     except Exception:  # noqa: BLE001 - no network, no access: the loader then says what failed
         return None
 
@@ -525,6 +624,22 @@ def _load_qa_rows(source: str, config: str, where: str) -> tuple[datasets.Datase
     return ds, commit, False
 
 
+def _qa_queries(table: pa.Table, where: str) -> list[str | None]:
+    """The QA rows' ``query`` column: text, or null for a distractor page; a non-text column or an
+    empty or blank query raises naming the row."""
+    import pyarrow as pa
+
+    typ = table.column("query").type
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)):
+        raise DataError(f"{where}: the 'query' column has type {typ}, not text; write the queries as strings")
+    texts = table.column("query").to_pylist()
+    for row, text in enumerate(texts):
+        if text is not None and not text.strip():
+            raise DataError(f"{where}: row {row} has an {'empty' if not text else 'only-whitespace'} query text; "
+                            "use null for a page without a query, or fix the row")
+    return texts
+
+
 def load_qa_subset(
     task: TaskLike,
     subset: SubsetSpec | str | None = None,
@@ -552,7 +667,7 @@ def load_qa_subset(
     filenames = _strings(table, "image_filename")
     first_row: dict[str, int] = {}
     relevant: dict[str, str] = {}
-    for i, text in enumerate(table.column("query").to_pylist()):
+    for i, text in enumerate(_qa_queries(table, where)):
         if text is None:
             continue  # a distractor page
         first_row.setdefault(text, i)

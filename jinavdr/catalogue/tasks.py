@@ -414,8 +414,32 @@ def _split(values: str | Iterable[str] | None) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+#: longest file name part and path most file systems accept (bytes)
+_NAME_MAX, _PATH_MAX = 255, 4095
+
+
+def _check_length(item: str) -> None:
+    """A clear error for a name or path too long for the file system (instead of an OSError)."""
+    raw = item.encode("utf-8", "surrogateescape")
+    longest = max((len(p.encode("utf-8", "surrogateescape")) for p in item.split("/")), default=0)
+    if len(raw) > _PATH_MAX or longest > _NAME_MAX:
+        raise DataError(
+            f"task {item[:40]!r}... is too long ({len(raw)} bytes, longest part {longest}; file systems allow "
+            f"{_NAME_MAX} per name and {_PATH_MAX} per path): name a task, collection or shorter folder path"
+        )
+
+
+def _is(path: str, kind: str) -> bool:
+    """``Path(path).is_dir()`` / ``is_file()`` that treats an unusable path (OSError) as absent."""
+    try:
+        p = Path(path).expanduser()
+        return p.is_dir() if kind == "dir" else p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _looks_like_path(item: str) -> bool:
-    return os.sep in item or "/" in item or item.startswith((".", "~")) or Path(item).is_dir()
+    return os.sep in item or "/" in item or item.startswith((".", "~")) or _is(item, "dir")
 
 
 class Catalogue:
@@ -478,12 +502,13 @@ class Catalogue:
         """A catalogue task (names win), else a task for an existing folder, else ``None``."""
         if _name_key(name) in self._index:
             return self.tasks[self._index[_name_key(name)]]
-        if _looks_like_path(name) and Path(name).expanduser().is_dir():
+        if _looks_like_path(name) and _is(name, "dir"):
             return task_from_folder(name)
         return None
 
     def _resolve(self, item: str) -> list[Selected]:
         """One selection item -> tasks with the subsets it names."""
+        _check_length(item)
         if item.strip().lower() in COLLECTIONS or item.strip().lower() in COLLECTION_ALIASES:
             return [Selected(t, list(t.subsets)) for t in self.collection(item)]
         task = self._task_or_folder(item)
@@ -493,6 +518,12 @@ class Catalogue:
         if sep and name and (task := self._task_or_folder(name)) is not None:
             return [Selected(task, [task.subset(lang)])]
         target = name if sep and name else item
+        if _is(item, "file") or _is(target, "file"):
+            file = item if _is(item, "file") else target
+            raise DataError(
+                f"{file} is a file, not a task: pass a task folder (with queries/, corpus/ and qrels/ "
+                f"parquet parts), a task or collection name, or NAME:LANG. Expected folder layout:\n{LAYOUT}"
+            )
         if _looks_like_path(target):
             folder = Path(target).expanduser().resolve()
             raise DataError(
@@ -527,7 +558,14 @@ class Catalogue:
         ``domains`` / ``formats`` (case-insensitive prefix of the label or of a ``/`` part of it).
         Tasks come in the order first named; an empty result raises :class:`JinaVDRError`.
         """
-        items = _split(names) or ["jinavdr"]
+        items = _split(names)
+        if not items:
+            if names is not None:  # "--tasks ''" is a mistake, never "everything"
+                raise JinaVDRError(
+                    "no task named: the task selection is empty. Name tasks, collections (jinavdr, all, "
+                    "vidore-v1, sample), NAME:LANG or folders; `jinavdr tasks` lists them."
+                )
+            items = ["jinavdr"]
         picked: dict[str, tuple[TaskSpec, set[str]]] = {}
         for item in items:
             for task, subsets in self._resolve(item):

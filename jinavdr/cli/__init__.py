@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Modules under jinavdr.cli that define ``register(app)``; a missing one is skipped.
-_COMMAND_MODULES = ("tasks", "models", "run", "results", "leaderboard", "compare", "shards")
+_COMMAND_MODULES = ("tasks", "models", "run", "prefetch", "results", "leaderboard", "compare", "shards")
 
 
 def _register_all() -> None:
@@ -33,8 +33,19 @@ def _register_all() -> None:
         module.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from jinavdr import __version__
+
+        typer.echo(f"jinavdr {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Benchmark visual document retrieval models."""
 
 

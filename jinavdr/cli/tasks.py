@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import typer
@@ -121,6 +122,7 @@ def tasks_command(
     formats: str | None = typer.Option(
         None, "--formats", "-f", help="Keep tasks of these document formats, comma-separated."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List the task catalogue, or show one task with `jinavdr tasks show NAME`."""
     from rich.console import Console
@@ -133,14 +135,28 @@ def tasks_command(
         if names and names[0] == "show":
             if len(names) != 2:
                 raise typer.BadParameter("usage: jinavdr tasks show NAME")
-            _print_task(console, get_task(names[1]))
+            task = get_task(names[1])
+            if as_json:
+                typer.echo(json.dumps(task.model_dump(mode="json"), indent=1))
+            else:
+                _print_task(console, task)
             return
         catalogue = load_catalogue()
         chosen = names or [c for c in ("jinavdr", "vidore-v1", "vidore-v2", "sample") if c in catalogue.collections]
         selection = catalogue.select(chosen, languages=languages, domains=domains, formats=formats)
     except JinaVDRError as exc:
         fail(exc)
+    if as_json:
+        typer.echo(json.dumps([_task_json(task, subsets) for task, subsets in selection], indent=1))
+        return
     _print_list(console, selection)
+
+
+def _task_json(task: TaskSpec, subsets: list) -> dict:
+    return {"name": task.name, "collection": task.collection, "domain": task.domain,
+            "document_format": task.document_format, "repo": task.repo, "revision": task.revision,
+            "subsets": [{"name": s.name, "languages": list(s.languages), "queries": s.queries, "pages": s.pages}
+                        for s in subsets]}
 
 
 def register(app: typer.Typer) -> None:

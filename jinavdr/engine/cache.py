@@ -13,9 +13,15 @@ two writers of the same key produce two shards holding equal vectors, and reader
 one they index. Reading builds an in-memory index key -> (shard, row) from the shard headers only.
 
 Content keys are computed by :func:`query_key` and :func:`page_key`, so the same page in two
-tasks is one entry. The model key (``ModelSpec.key()``) covers adapter, checkpoint, revision and
-every option. A local checkpoint folder is keyed by its path: after retraining into the same
-folder, pass a new ``revision`` or clear the cache.
+tasks is one entry. The model key (:func:`adapter_key`) covers everything that changes embeddings:
+``ModelSpec.cache_key(device)`` (adapter, checkpoint, revision, every option, the resolved dtype, a
+local checkpoint's content digest and, for ``python:`` and entry-point adapters, a digest of the
+adapter's source files) and the settings the loaded adapter declares (``adapter.settings()``).
+
+Integrity: each shard's header carries a sha256 of its keys and tensor bytes. A shard whose header
+cannot be read, whose shapes disagree with its keys, or whose bytes do not match the checksum is
+moved to ``<model key[:24]>/quarantine/`` with a :class:`CacheWarning` naming it, and its items
+are encoded again; it never stops a run. Shards written before checksums existed are read unchecked.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jinavdr.errors import ResultsError
 from jinavdr.results.store import write_atomic
 
 if TYPE_CHECKING:
@@ -41,6 +49,36 @@ if TYPE_CHECKING:
 FORMAT = "v1"
 ROLES = ("query", "page")
 _SUFFIX = ".safetensors"
+QUARANTINE = "quarantine"
+
+
+class CacheWarning(UserWarning):
+    """A damaged cache shard was found and moved aside (its items are encoded again)."""
+
+
+def adapter_key(base_key: str, settings: Mapping[str, Any]) -> str:
+    """The cache's model key: ``base_key`` (``ModelSpec.cache_key(device)``) combined with the
+    settings the loaded adapter declares, so a setting resolved at load time (a commit, a processor,
+    a library version) that changes embeddings also changes the key."""
+    blob = json.dumps(dict(settings), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{base_key}\0{blob}".encode()).hexdigest()
+
+
+def _tensor_bytes(t: torch.Tensor) -> memoryview:
+    import torch
+
+    flat = t.detach().to("cpu").contiguous().reshape(-1)
+    return memoryview(flat.view(torch.uint8).numpy()) if flat.numel() else memoryview(b"")
+
+
+def shard_checksum(keys_json: str, tensors: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over a shard's keys and its tensors' names, dtypes, shapes and bytes."""
+    h = hashlib.sha256(keys_json.encode())
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(_tensor_bytes(t))
+    return h.hexdigest()
 
 
 def take(emb: Embeddings, rows: Sequence[int]) -> Embeddings:
@@ -128,6 +166,8 @@ class _Index:
     shards: frozenset[str] = frozenset()
     rows: dict[str, tuple[str, int]] = field(default_factory=dict)
     multi: bool | None = None
+    verified: set[str] = field(default_factory=set)  # shards whose checksum matched
+    damaged: list[tuple[str, str]] = field(default_factory=list)  # (shard, why) skipped, not moved
 
 
 @dataclass(frozen=True)
@@ -138,6 +178,8 @@ class ModelCacheInfo:
     entries: dict[str, int]  # role -> unique items
     shards: int
     bytes: int
+    damaged: tuple[str, ...] = ()  # "<role>/<shard>: why" of unreadable shards (left in place)
+    quarantined: int = 0  # shards already moved to quarantine/
 
 
 class EmbeddingCache:
@@ -146,6 +188,8 @@ class EmbeddingCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
         self._indexes: dict[tuple[str, str], _Index] = {}
+        #: damaged shards that could not be moved to quarantine: (model key, role, shard name)
+        self._skipped: set[tuple[str, str, str]] = set()
 
     # ---- paths -----------------------------------------------------------------------------------
 
@@ -159,13 +203,19 @@ class EmbeddingCache:
 
     # ---- writing -----------------------------------------------------------------------------------
 
-    def describe(self, model_key: str, settings: dict[str, Any], slug: str | None = None) -> None:
-        """Record the model settings next to its entries (for ``cache info``); idempotent."""
+    def describe(self, model_key: str, settings: dict[str, Any], slug: str | None = None,
+                 base: str | None = None) -> None:
+        """Record the model settings next to its entries (for ``cache info``); idempotent.
+        ``base``: the spec's key before the adapter's settings were added (see :meth:`keys_for`)."""
         path = self.model_dir(model_key) / "spec.json"
         if path.exists():
             return
-        payload = {"key": model_key, "slug": slug, "settings": settings}
-        write_atomic(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
+        payload = {"key": model_key, "slug": slug, "settings": settings, **({"base": base} if base else {})}
+        try:
+            write_atomic(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
+        except (OSError, ResultsError) as exc:
+            warnings.warn(f"cannot write {path} ({exc.strerror or exc}); `jinavdr cache info` will not show these "
+                          "settings", CacheWarning, stacklevel=2)
 
     def put(self, model_key: str, role: str, keys: Sequence[str], embeddings: Embeddings) -> Path | None:
         """Store ``embeddings`` (item i under ``keys[i]``) as one new shard; returns its path."""
@@ -179,10 +229,17 @@ class EmbeddingCache:
         tensors = {"data": embeddings.data.detach().to("cpu").contiguous()}
         if embeddings.offsets is not None:
             tensors["offsets"] = embeddings.offsets.detach().to("cpu", torch.int64).contiguous()
-        meta = {"keys": json.dumps(list(keys)), "kind": "multi" if embeddings.is_multi else "dense"}
+        keys_json = json.dumps(list(keys))
+        meta = {"keys": keys_json, "kind": "multi" if embeddings.is_multi else "dense",
+                "sha256": shard_checksum(keys_json, tensors)}
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{_SUFFIX}"
         path = self._role_dir(model_key, role) / name
-        write_atomic(path, save(tensors, metadata=meta))
+        try:
+            write_atomic(path, save(tensors, metadata=meta))
+        except (OSError, ResultsError) as exc:  # disk full, read-only: the run goes on, these items are encoded next time
+            warnings.warn(f"cannot write cache shard {path} ({exc.strerror or exc}); {len(keys)} embeddings are not "
+                          "cached. Free space, or use --cache-dir / --no-cache.", CacheWarning, stacklevel=2)
+            return None
         return path
 
     def writer(self, model_key: str, role: str, *, flush_items: int = 512,
@@ -195,40 +252,87 @@ class EmbeddingCache:
     def _shard_files(self, model_key: str, role: str) -> list[str]:
         folder = self._role_dir(model_key, role)
         try:
-            return sorted(n for n in os.listdir(folder) if n.endswith(_SUFFIX) and not n.startswith("."))
+            names = os.listdir(folder)
         except FileNotFoundError:
             return []
+        return sorted(n for n in names if n.endswith(_SUFFIX) and not n.startswith(".")
+                      and (model_key, role, n) not in self._skipped)
 
-    def _index(self, model_key: str, role: str) -> _Index:
-        """Index of every key in the role's shards; only shards not seen before are read."""
-        from safetensors import safe_open
+    def _index(self, model_key: str, role: str, *, repair: bool = True) -> _Index:
+        """Index of every key in the role's shards; only shards not seen before are read.
 
+        A shard whose header is unreadable or inconsistent is quarantined (``repair``) or, for a
+        read-only look (``cache info``), skipped and listed in ``damaged``.
+        """
         names = self._shard_files(model_key, role)
         idx = self._indexes.get((model_key, role)) or _Index()
         if idx.shards == frozenset(names):
             return idx
         if not idx.shards.issubset(names):  # shards were removed: rebuild
             idx = _Index()
-        rows, multi = dict(idx.rows), idx.multi
+        rows, multi, verified = dict(idx.rows), idx.multi, set(idx.verified)
+        damaged: list[tuple[str, str]] = []
         folder = self._role_dir(model_key, role)
         for name in names:  # the first shard read wins for a key written twice (equal vectors)
             if name in idx.shards:
                 continue
             try:
-                with safe_open(str(folder / name), framework="pt") as f:
-                    meta = f.metadata() or {}
+                keys, kind_multi = _read_header(folder / name)
             except FileNotFoundError:  # removed by a concurrent `cache clear`
                 continue
-            kind_multi = meta.get("kind") == "multi"
+            except Exception as exc:  # noqa: BLE001 - any damage: set the shard aside, encode again
+                damaged.append((name, f"{type(exc).__name__}: {exc}"))
+                if repair:
+                    self.quarantine(model_key, role, name, f"unreadable header ({type(exc).__name__}: {exc})")
+                continue
             if multi is None:
                 multi = kind_multi
             elif multi != kind_multi:
                 raise ValueError(f"cache folder {folder} mixes dense and multi-vector shards; clear it")
-            for row, key in enumerate(json.loads(meta.get("keys", "[]"))):
+            for row, key in enumerate(keys):
                 rows.setdefault(key, (name, row))
-        idx = _Index(frozenset(names), rows, multi)
-        self._indexes[(model_key, role)] = idx
+        bad = {n for n, _ in damaged}
+        idx = _Index(frozenset(n for n in names if n not in bad), rows, multi, verified, damaged)
+        if repair:
+            self._indexes[(model_key, role)] = idx
         return idx
+
+    def quarantine(self, model_key: str, role: str, name: str, why: str) -> Path | None:
+        """Move a damaged shard to ``<model dir>/quarantine/`` and warn, naming it and why."""
+        source = self._role_dir(model_key, role) / name
+        target = self.model_dir(model_key) / QUARANTINE / f"{role}-{name}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        except FileNotFoundError:
+            return None  # another process moved it first
+        except OSError as exc:
+            self._skipped.add((model_key, role, name))  # left in place, never read again by this process
+            self._indexes.pop((model_key, role), None)
+            warnings.warn(f"damaged cache shard {source} ({why}) could not be moved aside ({exc}); "
+                          "it is skipped; delete it by hand", CacheWarning, stacklevel=3)
+            return None
+        self._indexes.pop((model_key, role), None)
+        warnings.warn(f"damaged cache shard {source}: {why}; moved to {target}, its items are encoded again",
+                      CacheWarning, stacklevel=3)
+        return target
+
+    def _verify(self, model_key: str, role: str, name: str, handle: Any) -> bool:
+        """True when the shard's bytes match its header checksum (or it predates checksums)."""
+        idx = self._indexes.get((model_key, role))
+        if idx is not None and name in idx.verified:
+            return True
+        meta = handle.metadata() or {}
+        expected = meta.get("sha256")
+        if expected is not None:
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+            actual = shard_checksum(meta.get("keys", "[]"), tensors)
+            if actual != expected:
+                self.quarantine(model_key, role, name, f"checksum mismatch (header {expected[:12]}, bytes {actual[:12]})")
+                return False
+        if idx is not None:
+            idx.verified.add(name)
+        return True
 
     def contains(self, model_key: str, role: str, keys: Sequence[str]) -> list[bool]:
         rows = self._index(model_key, role).rows
@@ -240,22 +344,23 @@ class EmbeddingCache:
         Each needed shard is read once and its rows are copied straight into the output tensor.
         """
         import torch
-        from safetensors import safe_open
 
         from jinavdr.models.embeddings import Embeddings
 
-        idx = self._index(model_key, role)
-        found = [i for i, k in enumerate(keys) if k in idx.rows]
-        if not found:
-            return [], None
-        by_shard: dict[str, tuple[list[int], list[int]]] = {}  # shard -> (output items, shard rows)
-        for j, i in enumerate(found):
-            name, row = idx.rows[keys[i]]
-            dest, rows = by_shard.setdefault(name, ([], []))
-            dest.append(j)
-            rows.append(row)
-        folder = self._role_dir(model_key, role)
-        handles = {name: safe_open(str(folder / name), framework="pt") for name in by_shard}
+        while True:  # a damaged shard is quarantined and the lookup redone without it
+            idx = self._index(model_key, role)
+            found = [i for i, k in enumerate(keys) if k in idx.rows]
+            if not found:
+                return [], None
+            by_shard: dict[str, tuple[list[int], list[int]]] = {}  # shard -> (output items, shard rows)
+            for j, i in enumerate(found):
+                name, row = idx.rows[keys[i]]
+                dest, rows = by_shard.setdefault(name, ([], []))
+                dest.append(j)
+                rows.append(row)
+            handles = self._open_verified(model_key, role, list(by_shard))
+            if handles is not None:
+                break
         try:
             if not idx.multi:
                 out: torch.Tensor | None = None
@@ -288,6 +393,24 @@ class EmbeddingCache:
         finally:
             handles.clear()
 
+    def _open_verified(self, model_key: str, role: str, names: list[str]) -> dict[str, Any] | None:
+        """Open and check each shard; None when one was damaged (and quarantined)."""
+        from safetensors import safe_open
+
+        folder = self._role_dir(model_key, role)
+        handles: dict[str, Any] = {}
+        for name in names:
+            try:
+                handle = safe_open(str(folder / name), framework="pt")
+                ok = self._verify(model_key, role, name, handle)
+            except Exception as exc:  # noqa: BLE001 - unreadable data: set the shard aside
+                self.quarantine(model_key, role, name, f"unreadable data ({type(exc).__name__}: {exc})")
+                ok = False
+            if not ok:
+                return None
+            handles[name] = handle
+        return handles
+
     # ---- maintenance -------------------------------------------------------------------------------
 
     def _model_dirs(self) -> Iterator[Path]:
@@ -296,20 +419,39 @@ class EmbeddingCache:
             yield from sorted(p for p in base.iterdir() if p.is_dir())
 
     def info(self) -> list[ModelCacheInfo]:
-        """Per model: settings, unique entries per role, shard count and bytes on disk."""
+        """Per model: settings, unique entries per role, shard count and bytes on disk.
+
+        Read-only and tolerant: a damaged ``spec.json`` or shard is reported (``damaged``), not fatal.
+        """
         out = []
         for folder in self._model_dirs():
-            spec_file = folder / "spec.json"
-            spec = json.loads(spec_file.read_text()) if spec_file.exists() else {}
-            key = spec.get("key", folder.name)
-            entries, shards, size = {}, 0, 0
+            spec = _read_spec(folder / "spec.json")
+            key = str(spec.get("key") or folder.name)
+            if not key.startswith(folder.name):
+                key = folder.name
+            entries, shards, size, damaged = {}, 0, 0, []
             for role in ROLES:
                 files = self._shard_files(key, role)
                 shards += len(files)
-                size += sum((folder / role / n).stat().st_size for n in files)
-                entries[role] = len(self._index(key, role).rows)
-            out.append(ModelCacheInfo(key, spec.get("settings", {}), spec.get("slug"), entries, shards, size))
+                size += sum(_size(folder / role / n) for n in files)
+                idx = self._index(key, role, repair=False)
+                entries[role] = len(idx.rows)
+                damaged += [f"{role}/{name}: {why}" for name, why in idx.damaged]
+            quarantined = len(list((folder / QUARANTINE).glob("*"))) if (folder / QUARANTINE).is_dir() else 0
+            settings = spec.get("settings") if isinstance(spec.get("settings"), dict) else {}
+            out.append(ModelCacheInfo(key, settings, spec.get("slug"), entries, shards, size, tuple(damaged),
+                                      quarantined))
         return out
+
+    def keys_for(self, base: str) -> list[str]:
+        """Model keys recorded for the spec key ``base``, most recently described first (a dry run
+        knows the spec but not yet the loaded adapter's settings)."""
+        found = []
+        for folder in self._model_dirs():
+            spec = _read_spec(folder / "spec.json")
+            if spec.get("base") == base and isinstance(spec.get("key"), str):
+                found.append((_mtime(folder / "spec.json"), spec["key"]))
+        return [key for _, key in sorted(found, reverse=True)]
 
     def clear(self, model_key: str | None = None) -> int:
         """Remove one model's entries (by key or key prefix) or everything; returns folders removed."""
@@ -351,3 +493,45 @@ class CacheWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.flush()  # keep finished work even when encoding failed part-way
+
+
+def _read_header(path: Path) -> tuple[list[str], bool]:
+    """A shard's item keys and whether it is multi-vector; raises on any inconsistency."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        keys = json.loads(meta.get("keys", "[]"))
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ValueError("its header keys are not a list of strings")
+        multi = meta.get("kind") == "multi"
+        rows = f.get_slice("data").get_shape()[0]
+        if multi:
+            offsets = f.get_slice("offsets").get_shape()
+            if list(offsets) != [len(keys) + 1]:
+                raise ValueError(f"{len(keys)} keys but offsets of shape {list(offsets)}")
+        elif rows != len(keys):
+            raise ValueError(f"{len(keys)} keys but {rows} rows of data")
+    return keys, multi
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

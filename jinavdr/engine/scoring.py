@@ -1,8 +1,12 @@
 """Query x page scoring with an exact, streaming top-k.
 
 Dense similarities (``dot``, ``cosine``) and multi-vector late interaction (``maxsim``: for each
-query token the best page token, summed over query tokens) are computed in fp32, whatever the input
-dtype, on CUDA when present, else on the CPU.
+query token the best page token, summed over query tokens) run on CUDA when present, else on the
+CPU. Dense scores and CPU MaxSim are computed in fp32. MaxSim on CUDA with bf16 inputs (bf16 tensors,
+or fp32 tensors whose values are all bf16 numbers, as a bf16 model's outputs are) runs the fused
+kernel of :mod:`jinavdr.engine.maxsim_kernel`: bf16 products, fp32 accumulation, a running max per
+query token, no token x token matrix in memory; otherwise fp32 as on the CPU. Products of bf16
+numbers are exact in fp32, so both give the same scores up to the fp32 summation order.
 
 Reproducibility rules (see docs/scoring.md):
 
@@ -60,6 +64,9 @@ class Tiling:
         return {"query_block": self.query_block, "page_block": self.page_block}
 
 
+#: blocks of the bf16 MaxSim path (see :class:`_MaxSimScorer`; they do not move its scores).
+BF16_QUERY_BLOCK, BF16_PAGE_BLOCK = 1024, 1024
+
 _DEFAULT_TILING = {
     ("cpu", False): Tiling(1024, 4096),
     ("cpu", True): Tiling(64, 2),
@@ -80,14 +87,20 @@ def scoring_settings(similarity: str, device: str | torch.device | None = None, 
     """What a result file should record about scoring: scores can move in their last bit with these."""
     import torch
 
+    from jinavdr.engine import maxsim_kernel
+
     # a record describes the device it is given (a GPU run's record may be built anywhere)
     dev = resolve_device(None) if device is None else torch.device(device)
-    return {
+    out = {
         "similarity": similarity,
         "scoring_device": dev.type,
         "tiling": (tiling or default_tiling(similarity, dev)).as_dict(),
         "torch": torch.__version__,
     }
+    if similarity == "maxsim" and maxsim_kernel.available(dev):
+        out["maxsim_kernel"] = (f"bf16 inputs when exact (fp32 accumulation), blocks {maxsim_kernel.BLOCK_M}x"
+                                f"{maxsim_kernel.BLOCK_N}; else fp32")
+    return out
 
 
 @dataclass
@@ -101,6 +114,8 @@ class ScoringStats:
     performed_macs: int = 0
     #: bytes of the largest temporary tensor allocated for one block pair or one chunk.
     largest_temporary_bytes: int = 0
+    #: "fp32", or "bf16" when MaxSim ran the fused bf16 kernel
+    precision: str = "fp32"
     tiling: dict[str, int] = field(default_factory=dict)
     device: str = ""
 
@@ -453,9 +468,19 @@ class _MaxSimScorer(_Scorer):
     ) -> None:
         import torch
 
+        from jinavdr.engine import maxsim_kernel
+
         self.q, self.p, self.t, self.dev, self.stats = queries, pages, tiling, dev, stats
         # on a GPU, page tokens move there once (in their own dtype) and blocks are gathered there
         self.p_data = pages.data.to(dev) if dev.type == "cuda" else pages.data
+        self.bf16 = maxsim_kernel.available(dev) and _bf16_exact(self.p_data) and _bf16_exact(queries.data)
+        if self.bf16:
+            self.p_data = self.p_data.to(torch.bfloat16)
+            stats.precision = "bf16"
+            # scores of this path do not depend on the blocks (a max is exact; each query's token
+            # maxima are added one by one, in token order), so blocks are sized for speed
+            self.t = tiling = Tiling(BF16_QUERY_BLOCK, BF16_PAGE_BLOCK)
+            stats.tiling = tiling.as_dict()
         self.q_len = queries.lengths().cpu()
         self.p_len = pages.lengths().cpu()
         self.p_off = pages.offsets.cpu()  # type: ignore[union-attr]
@@ -480,7 +505,8 @@ class _MaxSimScorer(_Scorer):
                 # layout[i, j] = row of token j of query i, or the zero row (t1 - t0) past its end
                 j = torch.arange(width).unsqueeze(0)
                 layout = torch.where(j < lens.unsqueeze(1), (off[lo:hi] - t0).unsqueeze(1) + j, t1 - t0)
-                tokens = _fp32_copy(self.q.data[t0:t1], self.dev)
+                tokens = self.q.data[t0:t1]
+                tokens = tokens.to(self.dev, torch.bfloat16) if self.bf16 else _fp32_copy(tokens, self.dev)
                 parts.append((lo - start, tokens, layout.to(self.dev), hi - lo))
             out.append(_QueryChunk(slice(start, min(n, (blocks[-1] + 1) * qb)), parts))
         return out
@@ -497,6 +523,9 @@ class _MaxSimScorer(_Scorer):
                 members = self.order[b * pb : min(n, (b + 1) * pb)]
                 lens = self.p_len[members]
                 width = int(lens.max())
+                if self.bf16:  # packed, unpadded tokens and offsets: the kernel masks per page
+                    parts.append((b * pb - start, *self._packed(members, lens), len(members), width))
+                    continue
                 # padding slots repeat the page's last token: the max then only sees real tokens
                 j = torch.minimum(torch.arange(width).unsqueeze(0), (lens - 1).unsqueeze(1))
                 rows = (self.p_off[members].unsqueeze(1) + j).reshape(-1)
@@ -510,6 +539,8 @@ class _MaxSimScorer(_Scorer):
 
         out = torch.empty(qc.rows.stop - qc.rows.start, len(pc.pages), device=self.dev)
         self.stats._temp(out)
+        if self.bf16:
+            return self._score_bf16(qc, pc, out)
         for r, q_tokens, layout, n_q in qc.blocks:
             for c, p_tokens, n_p, width in pc.blocks:
                 sim = q_tokens @ p_tokens.T  # [query tokens, n_p * width]: one matrix product
@@ -520,3 +551,46 @@ class _MaxSimScorer(_Scorer):
                 self.stats.tiles += 1
                 self.stats.performed_macs += sim.numel() * q_tokens.shape[1]
         return out
+
+    def _packed(self, members: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tokens of ``members`` back to back (bf16, on the device) and their offsets."""
+        import torch
+
+        offsets = torch.zeros(len(members) + 1, dtype=torch.int64)
+        offsets[1:] = torch.cumsum(lens, 0)
+        starts = self.p_off[members]
+        rows = torch.repeat_interleave(starts - offsets[:-1], lens) + torch.arange(int(offsets[-1]))
+        tokens = self.p_data[rows.to(self.p_data.device)].contiguous()
+        self.stats._temp(tokens)
+        return tokens, offsets.to(self.dev)
+
+    def _score_bf16(self, qc: _QueryChunk, pc: _PageChunk, out: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from jinavdr.engine import maxsim_kernel
+
+        for r, q_tokens, layout, n_q in qc.blocks:
+            for c, p_tokens, p_offsets, n_p, width in pc.blocks:
+                best = maxsim_kernel.best_page_token(q_tokens, p_tokens, p_offsets, width)  # [query tokens, n_p]
+                self.stats._temp(best)
+                best = torch.cat([best, best.new_zeros(1, n_p)])  # the zero row for layout padding
+                total = best[layout[:, 0]]
+                for j in range(1, layout.shape[1]):  # token by token: the same sum whatever the block
+                    total += best[layout[:, j]]
+                out[r : r + n_q, c : c + n_p] = total
+                self.stats.tiles += 1
+                rows = -(-q_tokens.shape[0] // maxsim_kernel.BLOCK_M) * maxsim_kernel.BLOCK_M
+                cols = -(-width // maxsim_kernel.BLOCK_N) * maxsim_kernel.BLOCK_N
+                self.stats.performed_macs += rows * n_p * cols * q_tokens.shape[1]
+        return out
+
+
+def _bf16_exact(data: torch.Tensor) -> bool:
+    """Whether every value of ``data`` is a bf16 number (bf16 tensors, or a bf16 model's outputs in fp32)."""
+    import torch
+
+    if data.dtype == torch.bfloat16:
+        return True
+    if data.dtype != torch.float32:
+        return False
+    return bool(torch.equal(data, data.to(torch.bfloat16).to(torch.float32)))

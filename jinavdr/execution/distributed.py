@@ -40,7 +40,7 @@ from jinavdr.execution.runner import DefaultBackend, _CountingEncoder
 if TYPE_CHECKING:
     from jinavdr.catalogue.dataset import Corpus, Subset
     from jinavdr.engine.cache import EmbeddingCache
-    from jinavdr.engine.encoding import EncodeStats
+    from jinavdr.engine.encoding import EncodePlan, EncodeStats
     from jinavdr.execution.runner import Events, RunOptions, RunReport, WorkUnit
     from jinavdr.models.embeddings import Embeddings
     from jinavdr.models.ranking import Run
@@ -189,18 +189,6 @@ def split_items(order: Sequence[int], world: int) -> list[list[int]]:
         lap, r = divmod(j, world)
         shares[r if lap % 2 == 0 else world - 1 - r].append(item)
     return shares
-
-
-def query_order(texts: Sequence[str], todo: Sequence[int]) -> list[int]:
-    """Queries to encode, longest first (ties: position)."""
-    return sorted(todo, key=lambda i: (-len(texts[i]), i))
-
-
-def page_order(corpus: Corpus, todo: Sequence[int], page_input: str) -> list[int]:
-    """Pages to encode, largest first, by the order :func:`jinavdr.engine.encoding.encode_pages` uses."""
-    from jinavdr.engine.encoding import _page_order, _page_texts, _reads_image
-
-    return _page_order(corpus, list(todo), _page_texts(corpus, page_input), _reads_image(page_input))
 
 
 class _Remapped:
@@ -448,37 +436,28 @@ class DistributedBackend(DefaultBackend):
 
     def _encode_queries(self, encoder: Any, queries: Any, *, cache: EmbeddingCache | None, model: str,
                         batch_size: int, **_: Any) -> tuple[Embeddings, EncodeStats]:
-        from jinavdr.engine.encoding import query_keys
+        from jinavdr.engine.encoding import plan_queries
 
-        texts = list(queries.texts)
-        keys = query_keys(texts) if cache is not None else None
-        return self._shared("query", encoder, len(texts), keys, cache, model,
-                            lambda todo: query_order(texts, todo))
+        plan = plan_queries(list(queries.texts), cache=cache, model_key=model if cache is not None else None)
+        if cache is None:
+            plan.keys = None  # without a cache, no rank writes keys (repeated texts are still encoded once)
+        return self._shared("query", encoder, plan, cache, model)
 
     def _encode_pages(self, encoder: Any, corpus: Corpus, *, cache: EmbeddingCache | None, model: str,
                       **_: Any) -> tuple[Embeddings, EncodeStats]:
-        from jinavdr.engine.encoding import _page_texts, page_keys
+        from jinavdr.engine.encoding import page_tokens_of, plan_pages
 
-        _page_texts(corpus, encoder.page_input)  # a text model on a corpus without OCR text: fail here
-        keys = page_keys(corpus, encoder.page_input) if cache is not None else None
-        return self._shared("page", encoder, len(corpus), keys, cache, model,
-                            lambda todo: page_order(corpus, todo, encoder.page_input))
+        plan = plan_pages(corpus, encoder.page_input, cache=cache, model_key=model,
+                          tokens=page_tokens_of(encoder))
+        return self._shared("page", encoder, plan, cache, model)
 
     def _shared(
-        self, role: str, encoder: Any, n: int, keys: list[str] | None, cache: EmbeddingCache | None,
-        model_key: str, order_of: Callable[[list[int]], list[int]],
+        self, role: str, encoder: Any, plan: EncodePlan, cache: EmbeddingCache | None, model_key: str,
     ) -> tuple[Embeddings, EncodeStats]:
-        """Encode the items missing from rank 0's cache on every rank; assemble them in order."""
-        from jinavdr.engine.encoding import EncodeStats, _assemble, _split_cached
-
+        """Encode the plan's items (those missing from rank 0's cache) on every rank; assemble them in order."""
         assert self._subset is not None
         t0 = time.perf_counter()
-        stats = EncodeStats()
-        if keys is not None:
-            todo, parts, alias = _split_cached(keys, cache, model_key, role, stats)
-        else:
-            todo, parts, alias = list(range(n)), [], {}
-        order = order_of(todo)
+        stats, order, keys, n = plan.stats, plan.order, plan.keys, plan.n
         shares = split_items(order, self.group.env.world_size)
         stage, base = _STAGE[role], n - len(order)
         self._progress(stage, base, n)
@@ -505,7 +484,7 @@ class DistributedBackend(DefaultBackend):
             for share, reply in zip(shares, replies, strict=True):
                 if share:
                     assert reply.embeddings is not None
-                    parts.append((share, reply.embeddings))
+                    plan.add(share, reply.embeddings)
                     stats.encoded += reply.encoded
                     stats.cached += reply.cached
                     stats.oom_retries += reply.oom_retries
@@ -517,7 +496,7 @@ class DistributedBackend(DefaultBackend):
         self._progress(stage, n, n)
         stats.seconds = time.perf_counter() - t0
         stats.final_batch_size = self.options.query_batch if role == "query" else self.options.page_batch
-        return _assemble(n, parts, alias), stats
+        return plan.assemble(), stats
 
     @staticmethod
     def _keep(cache: EmbeddingCache, model_key: str, role: str, keys: list[str],
@@ -584,7 +563,7 @@ class DistributedBackend(DefaultBackend):
                     if subset is None:
                         raise JinaVDRError(subset_error or "no subset was loaded")
                     reply = encode_share(adapter, subset, role, share, cache=self.cache(options),
-                                         model_key=self.spec.cache_key(self.device), options=options, rank=rank)
+                                         model_key=self.model_key(adapter, self.cache(options)), options=options, rank=rank)
                 except Exception as exc:  # noqa: BLE001 - rank 0 records it as the subset's failure
                     reply = _failure(rank, exc)
                 self.group.gather(reply)

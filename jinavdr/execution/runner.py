@@ -106,10 +106,17 @@ class RunOptions:
     strict: bool = False
     overwrite: bool = False
     save_run: bool = False
+    #: metric cutoffs; None = the protocol's own (:attr:`EvaluationProtocol.k_values`)
+    k_values: tuple[int, ...] | None = None
+    #: the model runs remote code at an unpinned revision (``--allow-unpinned``); recorded when True
+    unpinned_remote_code: bool = False
 
     def run_options(self) -> dict[str, Any]:
         """The options recorded in (and compared by) the manifest."""
-        return {"k": self.k, "strict": self.strict}
+        recorded: dict[str, Any] = {"k": self.k, "strict": self.strict}
+        if self.unpinned_remote_code:
+            recorded["unpinned_remote_code"] = True
+        return recorded
 
     @property
     def page_batch(self) -> int:
@@ -318,7 +325,7 @@ class Runner:
             if existing is None:
                 continue
             manifest = self.manifest(unit)
-            if unit.revision is None:  # resolved when the subset loads (protocol paper); add_subset compares it
+            if unit.revision is None:  # resolved when the subset loads (the QA copies); add_subset compares it
                 manifest = manifest.model_copy(update={"dataset_revision": existing.manifest.dataset_revision})
             check_compatible(existing, manifest, self.store.path(self.model.slug, unit.dataset), partial=partial)
 
@@ -356,6 +363,9 @@ class Runner:
         todo, report.skipped = self.plan(units)
         self.events.planned(todo, report.skipped)
         if todo:
+            check = getattr(self.backend, "check_sources", None)
+            if check is not None:  # without the Hub: every missing item at once, before any loading
+                check(self.model.name, todo, self.options)
             adapter = self._load_model()
             if not self.options.overwrite:
                 self._check_files(todo, partial=False)
@@ -433,6 +443,7 @@ class Runner:
             n_pages=len(subset.corpus),
             n_qrels=len(subset.qrels),
             dropped_queries=subset.dropped_queries,
+            duplicate_qrels=getattr(subset, "duplicate_qrels", 0),
             timings=timings,
             cache=cache,
             peak_memory_mb=None if memory.peak_mb is None else round(memory.peak_mb, 1),
@@ -475,11 +486,18 @@ class Runner:
 
 def model_info_from_spec(spec: ModelSpec) -> ModelInfo:
     """What is known of a :class:`~jinavdr.models.registry.ModelSpec` before loading it."""
+    settings = spec.settings()
+    if getattr(spec, "code_fingerprint", None):
+        settings[CODE_SETTING] = spec.code_fingerprint
     return ModelInfo(
         name=spec.name, slug=spec.slug(), adapter=spec.adapter, model_id=spec.model_id,
-        revision=spec.revision, settings=spec.settings(), dtype=spec.options.get("dtype"),
+        revision=spec.revision, settings=settings, dtype=spec.options.get("dtype"),
         cache_key=spec.key(),
     )
+
+
+#: manifest setting holding the sha256 of an outside adapter's source (python:, entry points)
+CODE_SETTING = "adapter_code_sha256"
 
 
 def scoring_record(adapter: Adapter, device: str) -> dict[str, Any]:
@@ -498,6 +516,8 @@ def scoring_record(adapter: Adapter, device: str) -> dict[str, Any]:
 def complete_model_info(info: ModelInfo, adapter: Adapter) -> ModelInfo:
     """``info`` with the adapter's own ``settings()`` (which may add what it resolved at load time)."""
     settings = dict(adapter.settings())
+    if CODE_SETTING in info.settings:
+        settings[CODE_SETTING] = info.settings[CODE_SETTING]
     revision = settings.get("revision") or info.revision
     dtype = settings.get("dtype", info.dtype)
     return ModelInfo(
@@ -528,6 +548,20 @@ class _CountingEncoder:
     def settings(self) -> dict[str, Any]:
         return self.inner.settings()
 
+    def __getattr__(self, name: str) -> Any:
+        """The optional split page path (``page_tokens``, ``page_preparer``, ``token_budget``) of the
+        wrapped encoder; ``embed_prepared`` below also reports progress."""
+        if name in ("page_tokens", "page_preparer", "token_budget", "device"):
+            return getattr(self.inner, name)
+        raise AttributeError(name)
+
+    def embed_prepared(self, inputs: Any, timings: dict[str, float] | None = None) -> Any:
+        if not callable(getattr(self.inner, "embed_prepared", None)):
+            raise AttributeError("embed_prepared")
+        out = self.inner.embed_prepared(inputs, timings)
+        self.report("pages", len(out))
+        return out
+
 
 def protocol_depth(options: RunOptions) -> int | None:
     """Pages ranked per query: ``options.k``, or the whole corpus for a protocol without a depth."""
@@ -538,10 +572,19 @@ def protocol_depth(options: RunOptions) -> int | None:
 
 def effective_k_values(options: RunOptions) -> tuple[int, ...]:
     """Metric cutoffs that the ranking depth supports (all of them for a full-corpus ranking)."""
-    from jinavdr.evaluation.metrics import K_VALUES
+    from jinavdr.evaluation.protocols import get_protocol
 
+    protocol = get_protocol(options.protocol)
     depth = protocol_depth(options)
-    return tuple(k for k in K_VALUES if depth is None or k <= depth)
+    ks = protocol.k_values if options.k_values is None else options.k_values
+    return tuple(k for k in ks if depth is None or k <= depth)
+
+
+def is_lexical(adapter: Any) -> bool:
+    """A searcher that ranks by itself, without embeddings (BM25): protocols may treat it apart."""
+    from jinavdr.models.base import Searcher
+
+    return isinstance(adapter, Searcher) and not hasattr(adapter, "encode_pages")
 
 
 class DefaultBackend:
@@ -552,19 +595,44 @@ class DefaultBackend:
         self.device = device
         self.allow_unpinned = allow_unpinned
         self._cache: Any = None
+        #: the loaded model ranks by itself from text (a lexical searcher such as BM25)
+        self._lexical = False
 
     def load_model(self) -> tuple[Any, ModelInfo]:
         from jinavdr.models.registry import load
 
         adapter = load(self.spec, device=self.device, allow_unpinned=self.allow_unpinned)
+        self._lexical = is_lexical(adapter)
         return adapter, complete_model_info(model_info_from_spec(self.spec), adapter)
 
-    def load_subset(self, unit: WorkUnit, options: RunOptions) -> Subset:
-        from jinavdr.catalogue import loaders as data
+    def check_sources(self, model_name: str, todo: Sequence[WorkUnit], options: RunOptions) -> None:
+        """Fail at once, with one message, when the run needs Hub files that are not cached and the
+        Hub cannot be reached (one probe), instead of failing each subset after its retries."""
+        from jinavdr import hub
+        from jinavdr.catalogue.loaders import subset_cached
+        from jinavdr.execution.prefetch import model_item
 
-        if options.protocol == "paper":
-            return data.load_qa_subset(unit.task, unit.subset_spec)
-        return data.load_subset(unit.task, unit.subset_spec, strict=options.strict)
+        needed = [] if options.protocol == "paper" else [
+            u.key for u in todo if not u.task.is_local and not subset_cached(u.task, u.subset_spec)]
+        model = model_item(self.spec)
+        if model is not None and not model.cached:
+            needed.append(model.label)
+        if not needed:
+            return
+        status = hub.probe()
+        if status.reachable:
+            return
+        datasets = ",".join(dict.fromkeys(u.dataset for u in todo))
+        options_text = "".join(f" -o {k}={v}" for k, v in (("model_id", self.spec.model_id),
+                                                            ("revision", self.spec.revision))
+                               if not self.spec.is_default and v is not None)
+        cmd = f"jinavdr prefetch --model {model_name}{options_text} --tasks {datasets}"
+        raise JinaVDRError(hub.offline_help(needed, cmd, status))
+
+    def load_subset(self, unit: WorkUnit, options: RunOptions) -> Subset:
+        from jinavdr.evaluation.protocols import get_protocol
+
+        return get_protocol(options.protocol).load_subset(unit.task, unit.subset_spec, strict=options.strict)
 
     def cache(self, options: RunOptions) -> Any:
         if not options.use_cache:
@@ -574,6 +642,18 @@ class DefaultBackend:
 
             self._cache = EmbeddingCache(options.cache_dir)
         return self._cache
+
+    def model_key(self, adapter: Any, cache: Any) -> str:
+        """The embedding cache key of ``adapter`` (:func:`jinavdr.engine.cache.adapter_key`), described
+        in ``cache`` (settings, slug, base key) for ``jinavdr cache info`` and ``plan``."""
+        from jinavdr.engine.cache import adapter_key
+
+        base = self.spec.cache_key(self.device)
+        settings = dict(adapter.settings())
+        key = adapter_key(base, settings)
+        if cache is not None:
+            cache.describe(key, {**self.spec.settings(), **settings}, self.spec.slug(), base=base)
+        return key
 
     def encoders(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """The query and page encoding functions (a distributed run shares them across ranks)."""
@@ -585,10 +665,8 @@ class DefaultBackend:
         self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None],
     ) -> Run:
-        from jinavdr.models.base import Searcher
-
         depth = protocol_depth(options)
-        if isinstance(model, Searcher) and not hasattr(model, "encode_pages"):
+        if is_lexical(model):
             n = len(subset.corpus)
             progress("scoring", 0, 1)
             t0 = time.perf_counter()
@@ -619,7 +697,7 @@ class DefaultBackend:
 
         counting = _CountingEncoder(model, report)
         store = self.cache(options)
-        key = self.spec.cache_key(self.device)
+        key = self.model_key(model, store)
         t0 = time.perf_counter()
         progress("queries", 0, totals["queries"])
         q_emb, q_stats = encode_queries(
@@ -650,7 +728,8 @@ class DefaultBackend:
         from jinavdr.evaluation.protocols import get_protocol
 
         evaluation = get_protocol(options.protocol).evaluate(
-            run, subset.qrels, corpus=subset.corpus, k_values=effective_k_values(options)
+            run, subset.qrels, corpus=subset.corpus, queries=subset.queries, k_values=effective_k_values(options),
+            lexical=self._lexical,
         )
         return dict(evaluation.metrics), evaluation.values(MAIN_METRIC)
 

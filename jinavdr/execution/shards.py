@@ -209,16 +209,17 @@ def _write(group: _Group, out: Path) -> Path:
     from jinavdr.results.store import (
         ResultStore,
         check_compatible,
-        dump_result_file,
         file_lock,
         read_result_file,
         remove_stale_temp_files,
         write_atomic,
+        write_result_file,
     )
 
     store = ResultStore(out)
     store.ensure_writable(group.base.model_slug)
     path = store.path(group.base.model_slug, group.base.dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
         remove_stale_temp_files(path)
         subsets = {name: sub for name, (sub, _) in group.subsets.items()}
@@ -229,7 +230,7 @@ def _write(group: _Group, out: Path) -> Path:
             subsets = {**current.subsets, **subsets}
             base = current
         merged = base.model_copy(update={"subsets": dict(sorted(subsets.items()))})
-        write_atomic(path, dump_result_file(merged))
+        write_result_file(path, merged)
     for rel, source in group.run_files.items():
         target = path.parent / rel
         if target.resolve() != source.resolve():

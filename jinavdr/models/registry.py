@@ -41,7 +41,15 @@ An entry's ``options`` must list every option its adapter reads, with the adapte
 (``tests/test_registry.py`` checks them against the class attribute ``defaults`` of HF adapters):
 :func:`resolve` rejects any other option name, so typos never pass silently.
 
-Pinned revisions come from MTEB's model metadata (mteb 2.26) unless marked ``revision_note``.
+Reference profiles: an entry may declare :class:`Profile` objects (``paper``: the settings jina-vdr,
+the paper's harness, ran the model with; ``mteb``: MTEB's wrapper) and a default one. ``profile=``
+picks one; its options become the defaults, ``profile`` itself is recorded as an option (so it is
+part of the settings, the cache key and the slug), and options given explicitly still win. An entry
+without a default profile records no ``profile`` option unless one is asked for (bm25 keeps its own
+method by default). docs/models.md has the reproduction table.
+
+Pinned revisions come from MTEB's model metadata (mteb 2.26) unless marked ``revision_note``, which
+then says why the default is not pinned.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError
+from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError, install_hint
 from jinavdr.models.device import check_device, resolve_device
 
 ENTRY_POINT_GROUP = "jinavdr.models"
@@ -66,6 +74,20 @@ PREFIXES = ("st:", "mteb:", "python:")
 #: Options every model accepts; they override the spec's checkpoint rather than living in ``options``.
 CHECKPOINT_OPTIONS = ("model_id", "revision")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings that reproduce one reference harness (``-o profile=paper`` / ``-o profile=mteb``).
+
+    ``options`` override the entry's defaults (and may add options only this profile reads);
+    ``reproduces`` names the published number the profile is meant to match (empty: none).
+    """
+
+    name: str  # "paper" (jina-vdr, the paper's harness) or "mteb"
+    options: Mapping[str, Any]
+    reproduces: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,23 @@ class ModelEntry:
     description: str = ""
     aliases: tuple[str, ...] = ()
     revision_note: str = ""  # e.g. "unverified" when no trusted source pinned the revision
+    #: reference profiles (see :class:`Profile`) and the one used when none is asked for (None: the
+    #: entry's own settings, recorded without a ``profile`` option)
+    profiles: tuple[Profile, ...] = ()
+    default_profile: str | None = None
+
+    def profile(self, name: str) -> Profile:
+        """The profile called ``name``; :class:`UnknownNameError` lists this entry's profiles."""
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        raise UnknownNameError(f"profile of model {self.name!r}", name, [p.name for p in self.profiles])
+
+    def defaults_for(self, profile: str | None) -> dict[str, Any]:
+        """The entry's option defaults under ``profile`` (``profile`` itself recorded as an option)."""
+        if profile is None:
+            return dict(self.options)
+        return {**self.options, **self.profile(profile).options, "profile": profile}
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +149,9 @@ class ModelSpec:
     #: content digest of a local checkpoint folder (None for Hub ids): a checkpoint replaced at the
     #: same path gets a new cache key and can never mix with the old one's results.
     fingerprint: str | None = None
+    #: sha256 of the adapter's source files when its code lives outside jinavdr (``python:``, entry
+    #: points): part of the embedding cache key and recorded in results, never of the slug.
+    code_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -146,10 +188,13 @@ class ModelSpec:
         ``dtype=None`` means bfloat16 on CUDA and float32 elsewhere, so GPU and CPU runs of one spec
         never share embeddings of different precision.
         """
-        if "dtype" not in self.options or self.options["dtype"] not in (None, "auto"):
+        settings = self.settings()
+        if self.code_fingerprint:
+            settings["adapter_code_sha256"] = self.code_fingerprint
+        if "dtype" in self.options and self.options["dtype"] in (None, "auto"):
+            settings["dtype"] = "bfloat16" if str(device).startswith("cuda") else "float32"
+        if settings == self.settings():
             return self.key()
-        resolved = "bfloat16" if str(device).startswith("cuda") else "float32"
-        settings = {**self.settings(), "dtype": resolved}
         blob = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -179,7 +224,7 @@ class ModelSpec:
         ]
         readable = "__".join([base, *parts])
         if len(readable) > 80:
-            readable = base
+            readable = base if len(base) <= 200 else base[:200]  # a folder name has at most 255 bytes
         return f"{readable}__{self.key()[:8]}"
 
     def __eq__(self, other: object) -> bool:
@@ -207,18 +252,18 @@ def _colvision_options(arch: str) -> dict[str, Any]:
 
 _VISION_REQ = ("transformers",)
 
+# Reference profiles (docs/models.md has the reproduction table). "paper" = the settings jina-vdr (the
+# paper's harness, vidore-benchmark fork) ran a baseline with; "mteb" = MTEB's model wrapper.
+_PAPER_TABLE = "jina-embeddings-v4 paper (arXiv 2506.18902v3), Tables A2 and A4-A7"
 
-def _colvision_entry(
-    name: str, model_id: str, arch: str, description: str, aliases: tuple[str, ...], *,
-    revision: str | None = None, extra: str = "colvision", requires: tuple[str, ...] = _VISION_REQ,
-    revision_note: str = "",
-) -> ModelEntry:
-    """A ColPali-family entry: multi-vector MaxSim over page images through :mod:`~jinavdr.models.adapters.colvision`."""
-    return ModelEntry(
-        name=name, factory=_COLVISION, family="colvision", model_id=model_id, revision=revision, extra=extra,
-        requires=requires, options=_colvision_options(arch), similarity="maxsim", page_input="image",
-        description=description, aliases=aliases, revision_note=revision_note,
-    )  # fmt: skip
+
+def _paper(row: str, note: str = "", **options: Any) -> Profile:
+    return Profile("paper", options, reproduces=f"{_PAPER_TABLE}, row {row!r}", note=note)
+
+
+def _mteb(note: str = "", **options: Any) -> Profile:
+    return Profile("mteb", options, reproduces="MTEB's model wrapper (mteb 2.x, pinned revision)", note=note)
+
 
 ENTRIES: tuple[ModelEntry, ...] = (
     ModelEntry(
@@ -253,6 +298,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="text",
         description="jina-embeddings-v3 over the OCR text (retrieval.query / retrieval.passage)",
         aliases=("jina-embeddings-v3", "jinaai/jina-embeddings-v3"),
+        profiles=(_paper("jina-embeddings-v3+ocr", "jina-vdr loads it without a dtype: float32", dtype="float32"),),
+        default_profile="paper",
     ),
     ModelEntry(
         name="jina-clip-v2",
@@ -260,7 +307,7 @@ ENTRIES: tuple[ModelEntry, ...] = (
         family="clip",
         model_id="jinaai/jina-clip-v2",
         revision="344d954da76eb8ad47a7aaff42d012e30c15b8fe",
-        extra="jina",
+        extra="clip",
         requires=("transformers", "einops", "timm"),
         options={"dtype": None, "truncate_dim": None, "query_task": None, "max_length": 512},
         trust_remote_code=True,
@@ -268,6 +315,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="image",
         description="jina-clip-v2 text and image towers, dot product",
         aliases=("jinaai/jina-clip-v2",),
+        profiles=(_paper("jina-clip-v2", "jina-vdr loads it without a dtype: float32", dtype="float32"),),
+        default_profile="paper",
     ),
     ModelEntry(
         name="siglip",
@@ -277,11 +326,18 @@ ENTRIES: tuple[ModelEntry, ...] = (
         revision="9fdffc58afc957d1a03a25b10dba0329ab15c2a3",
         extra="vision",
         requires=_VISION_REQ,
-        options={"dtype": None, "attn_implementation": None, "max_length": None},
-        similarity="cosine",
+        options={"dtype": None, "attn_implementation": None, "max_length": None, "normalize": True},
+        similarity="dot",
         page_input="image",
         description="SigLIP so400m/14 @384 (ViDoRe v1 baseline), text padded to max_length",
         aliases=("google/siglip-so400m-patch14-384",),
+        profiles=(
+            Profile("paper", {"dtype": "float32", "normalize": False},
+                    reproduces="ViDoRe v1 table (vidore-benchmark / jina-vdr SigLIPRetriever)",
+                    note="float32, raw dot product of unnormalised features"),
+            _mteb("float32, cosine (L2-normalised features)", dtype="float32", normalize=True),
+        ),
+        default_profile="paper",
     ),
     ModelEntry(
         name="dse-qwen2",
@@ -300,6 +356,8 @@ ENTRIES: tuple[ModelEntry, ...] = (
         description="DSE on Qwen2-VL-2B: last-token embedding, first 1536 dims, max 1024 image tokens",
         aliases=("MrLight/dse-qwen2-2b-mrl-v1",),
         revision_note="not pinned: MrLight/dse-qwen2-2b-mrl-v1 is not in MTEB's registry",
+        profiles=(_paper("dse-qwen2-2b-mrl-v1", "bfloat16 as jina-vdr's DSEQwen2Retriever", dtype="bfloat16"),),
+        default_profile="paper",
     ),
     ModelEntry(
         name="bge-m3",
@@ -314,37 +372,123 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="text",
         description="BGE-M3 dense embeddings over the OCR text",
         aliases=("BAAI/bge-m3",),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
-    _colvision_entry(
-        "colpali-v1.2", "vidore/colpali-v1.2-hf", "colpali",
-        "ColPali v1.2, transformers-native checkpoint (ColPaliForRetrieval)",
-        ("vidore/colpali-v1.2", "vidore/colpali-v1.2-hf"),
-        revision_note="unverified: the -hf id is assumed by analogy with colpali-v1.3-hf; MTEB pins "
-        "vidore/colpali-v1.2@6b89bc63 (PEFT, colpali-engine), not a -hf conversion",
+    ModelEntry(
+        name="colpali-v1.2",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colpali-v1.2",
+        revision="6b89bc63c16809af4d111bfe412e2ac6bc3c9451",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colpali_lora"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColPali v1.2 (LoRA on PaliGemma-3B, colpali-engine), the paper's baseline",
+        aliases=("vidore/colpali-v1.2",),
+        profiles=(
+            _paper("colpali-v1.2", "bfloat16 as jina-vdr's ColPaliRetriever", dtype="bfloat16"),
+            _mteb("float16", dtype="float16"),
+        ),
+        default_profile="paper",
     ),
-    _colvision_entry(
-        "colpali-v1.3", "vidore/colpali-v1.3-hf", "colpali",
-        "ColPali v1.3, transformers-native checkpoint (ColPaliForRetrieval)",
-        ("colpali", "vidore/colpali-v1.3", "vidore/colpali-v1.3-hf"),
-        revision_note="unverified: MTEB pins vidore/colpali-v1.3@1b5c8929 (PEFT, colpali-engine), "
-        "not the -hf conversion",
+    ModelEntry(
+        name="colpali-v1.3",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colpali-v1.3",
+        revision="1b5c8929330df1a66de441a9b5409a878f0de5b0",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colpali_lora"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColPali v1.3 (LoRA on PaliGemma-3B, colpali-engine)",
+        aliases=("colpali", "vidore/colpali-v1.3"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
-    _colvision_entry(
-        "colqwen2", "vidore/colqwen2-v1.0-hf", "colqwen2",
-        "ColQwen2 v1.0, transformers-native checkpoint (ColQwen2ForRetrieval)",
-        ("colqwen2-v1.0", "vidore/colqwen2-v1.0", "vidore/colqwen2-v1.0-hf"),
-        revision_note="unverified: MTEB pins vidore/colqwen2-v1.0@530094e8 (PEFT, colpali-engine), "
-        "not the -hf conversion",
+    ModelEntry(
+        name="colpali-v1.3-hf",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colpali-v1.3-hf",
+        revision=None,
+        extra="colvision",
+        requires=_VISION_REQ,
+        options=_colvision_options("colpali"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColPali v1.3, transformers-native conversion (ColPaliForRetrieval), no colpali-engine",
+        aliases=("vidore/colpali-v1.3-hf",),
+        revision_note="not pinned: no reference (MTEB, jina-vdr) runs the -hf conversion, so no commit is "
+        "vouched for; pass revision=<commit> to pin it. The pinned default is colpali-v1.3",
     ),
-    _colvision_entry(
-        "colqwen2.5", "vidore/colqwen2.5-v0.2", "colqwen2_5", "ColQwen2.5 v0.2 (LoRA on Qwen2.5-VL-3B)",
-        ("colqwen2.5-v0.2", "vidore/colqwen2.5-v0.2"),
-        revision="6f6fcdfd1a114dfe365f529701b33d66b9349014", extra="colpali", requires=("colpali_engine", "peft"),
+    ModelEntry(
+        name="colqwen2",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colqwen2-v1.0",
+        revision="530094e83a40ca4edcb5c9e5ddfa61a4b5ea0d2f",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colqwen2_lora"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColQwen2 v1.0 (LoRA on Qwen2-VL-2B, colpali-engine)",
+        aliases=("colqwen2-v1.0", "vidore/colqwen2-v1.0"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
-    _colvision_entry(
-        "colsmol", "vidore/colSmol-256M", "colidefics3", "ColSmol 256M (LoRA on SmolVLM-256M)",
-        ("colsmol-256m", "colSmol-256M", "vidore/colSmol-256M"),
-        revision="a59110fdf114638b8018e6c9a018907e12f14855", extra="colpali", requires=("colpali_engine", "peft"),
+    ModelEntry(
+        name="colqwen2-hf",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colqwen2-v1.0-hf",
+        revision=None,
+        extra="colvision",
+        requires=_VISION_REQ,
+        options=_colvision_options("colqwen2"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColQwen2 v1.0, transformers-native conversion (ColQwen2ForRetrieval), no colpali-engine",
+        aliases=("colqwen2-v1.0-hf", "vidore/colqwen2-v1.0-hf"),
+        revision_note="not pinned: no reference (MTEB, jina-vdr) runs the -hf conversion, so no commit is "
+        "vouched for; pass revision=<commit> to pin it. The pinned default is colqwen2",
+    ),
+    ModelEntry(
+        name="colqwen2.5",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colqwen2.5-v0.2",
+        revision="6f6fcdfd1a114dfe365f529701b33d66b9349014",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colqwen2_5"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColQwen2.5 v0.2 (LoRA on Qwen2.5-VL-3B)",
+        aliases=("colqwen2.5-v0.2", "vidore/colqwen2.5-v0.2"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
+    ),
+    ModelEntry(
+        name="colsmol",
+        factory=_COLVISION,
+        family="colvision",
+        model_id="vidore/colSmol-256M",
+        revision="a59110fdf114638b8018e6c9a018907e12f14855",
+        extra="colpali",
+        requires=("colpali_engine", "peft"),
+        options=_colvision_options("colidefics3"),
+        similarity="maxsim",
+        page_input="image",
+        description="ColSmol 256M (LoRA on SmolVLM-256M)",
+        aliases=("colsmol-256m", "colSmol-256M", "vidore/colSmol-256M"),
+        profiles=(_mteb("float16", dtype="float16"),),
+        default_profile="mteb",
     ),
     ModelEntry(
         name="bm25",
@@ -359,6 +503,11 @@ ENTRIES: tuple[ModelEntry, ...] = (
         page_input="text",
         description="Okapi BM25 over the OCR text, multilingual tokeniser (CJK/Thai bigrams)",
         aliases=("bm25+ocr",),
+        profiles=(
+            _paper("bm25+ocr", "rank_bm25 BM25Okapi (epsilon-floored IDF), NLTK English tokens and stopwords",
+                   tokenizer="nltk-english", idf="okapi", epsilon=0.25),
+        ),
+        default_profile=None,
     ),
     ModelEntry(
         name="minilm",
@@ -514,9 +663,34 @@ def resolve(name: str, **options: Any) -> ModelSpec:
     """
     spec = _resolve(name, **options)
     path = Path(spec.model_id).expanduser()
-    if path.is_dir():
+    if _exists(path, folder=True):
         spec = replace(spec, fingerprint=checkpoint_fingerprint(path))
+    if not spec.factory.startswith("jinavdr."):
+        spec = replace(spec, code_fingerprint=code_fingerprint(spec.factory))
     return spec
+
+
+def _exists(path: Path, *, folder: bool = False) -> bool:
+    """``path.exists()`` (or ``is_dir()``) that treats a name too long for the file system as absent."""
+    try:
+        return path.is_dir() if folder else path.exists()
+    except OSError:
+        return False
+
+
+def code_fingerprint(factory: str) -> str | None:
+    """sha256 of the source file of an adapter's module (``"package.module:Class"``); None when it
+    cannot be found (the module is then imported by :func:`load` and fails there with a clear
+    error). Helpers the module imports from other files are not covered."""
+    module = factory.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = Path(found.origin) if found is not None and found.origin else None
+    if origin is None or not origin.is_file():
+        return None
+    return hashlib.sha256(origin.read_bytes()).hexdigest()
 
 
 def checkpoint_fingerprint(folder: Path, *, edge_bytes: int = 1 << 20) -> str:
@@ -576,7 +750,7 @@ def _resolve(name: str, **options: Any) -> ModelSpec:
             return _factory_spec(name, f"entry-point:{name}", ep.value, "entry-point", model_id,
                                  revision, options)
 
-    typed = _merge_options(entry.name, entry.options, options, strict=True)
+    typed, defaults = _entry_options(entry, options)
     mid = entry.model_id if model_id is None else str(model_id)
     if model_id is not None and "revision" not in checkpoint:
         revision = None  # another checkpoint: the entry's pinned commit does not apply
@@ -585,8 +759,22 @@ def _resolve(name: str, **options: Any) -> ModelSpec:
     return ModelSpec(name=name, adapter=entry.name, factory=entry.factory, family=entry.family,
                      model_id=mid, revision=revision, options=typed, extra=entry.extra,
                      requires=entry.requires, trust_remote_code=entry.trust_remote_code,
-                     defaults=entry.options, default_model_id=entry.model_id,
+                     defaults=defaults, default_model_id=entry.model_id,
                      default_revision=entry.revision)
+
+
+def _entry_options(entry: ModelEntry, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(typed options, defaults)`` of a named entry: the chosen profile's defaults (``profile``
+    option, else the entry's default profile) with the given options on top."""
+    given = dict(given)
+    profile = given.pop("profile", entry.default_profile)
+    if isinstance(profile, str) and profile.lower() in ("", "none"):
+        profile = None
+    if profile is not None and not entry.profiles:
+        raise JinaVDRError(f"model {entry.name!r} has no reference profiles; leave out the profile option")
+    base = entry.defaults_for(profile)
+    typed = _merge_options(entry.name, base, given, strict=True)
+    return typed, entry.defaults_for(entry.default_profile)
 
 
 def _factory_spec(name: str, adapter: str, factory: str, family: str, model_id: Any, revision: Any,
@@ -597,7 +785,7 @@ def _factory_spec(name: str, adapter: str, factory: str, family: str, model_id: 
 
 
 def install_command(extra: str) -> str:
-    return f'pip install "jinavdr[{extra}]"' if extra else "pip install jinavdr"
+    return install_hint(extra)
 
 
 def _missing_packages(spec: ModelSpec) -> list[str]:
@@ -627,11 +815,18 @@ def available(spec: ModelSpec) -> tuple[bool, str, str]:
     return True, "", ""
 
 
+def runs_remote_code(spec: ModelSpec) -> bool:
+    """True when ``spec`` runs code from its model repository: its entry says so, or any adapter
+    (``st:``, ``python:``, entry points) is given ``trust_remote_code`` as an option."""
+    value = spec.options.get("trust_remote_code", False)
+    return spec.trust_remote_code or (bool(value) and str(value).strip().lower() not in ("false", "0", "no", "none"))
+
+
 def is_pinned(spec: ModelSpec) -> bool:
     """A full 40-hex commit, or a local folder (whose code is the user's own)."""
     if spec.revision and _SHA_RE.match(spec.revision):
         return True
-    return Path(spec.model_id).expanduser().exists()
+    return _exists(Path(spec.model_id).expanduser())
 
 
 def import_factory(path: str) -> Callable[..., Any]:
@@ -666,11 +861,12 @@ def load(spec: ModelSpec, *, device: str | None = None, allow_unpinned: bool = F
     missing = _missing_packages(spec)
     if missing:
         raise MissingDependencyError(f"model {spec.name!r}", spec.extra or "text", missing[0])
-    if spec.trust_remote_code and not allow_unpinned and not is_pinned(spec):
+    if runs_remote_code(spec) and not allow_unpinned and not is_pinned(spec):
         raise JinaVDRError(
             f"model {spec.name!r} runs code from its Hub repository ({spec.model_id}); it only runs "
-            f"at a pinned 40-hex commit, but the revision is {spec.revision!r}. Pass revision=<commit>, "
-            "or allow_unpinned=True (--allow-unpinned) to run whatever the repository holds now."
+            f"at a pinned 40-hex commit, but the revision is {spec.revision!r}. Pass -o revision=<commit>, "
+            "or --allow-unpinned (allow_unpinned=True) to run whatever the repository holds now "
+            "(the result file then records unpinned_remote_code)."
         )
     device = device or str(resolve_device(None))
     check_device(device)  # a GPU asked for but absent fails here, before anything is loaded

@@ -43,6 +43,7 @@ from jinavdr.evaluation.aggregate import PairedQueries, holm_bonferroni, mean, p
 from jinavdr.report.format import in_points, p_phrase, to_points
 from jinavdr.results.identity import differences, evaluation_settings
 from jinavdr.results.schema import ResultFile, SubsetResult
+from jinavdr.results.validate import validate_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -411,6 +412,8 @@ def compare(
         raise TypeError("pass either options or threshold keywords, not both")
     opts = options or GateOptions(**thresholds)
     per_dataset, force = opts.per_dataset, opts.force
+    for rf in [*baseline, *candidate]:  # files were checked when read; results built in memory are checked here
+        validate_result(rf, f"{rf.model_slug}/{rf.dataset}.json")
     base, cand = _by_dataset(baseline, "baseline"), _by_dataset(candidate, "candidate")
     common = [d for d in base if d in cand]
     pairs = {d: (base[d], cand[d]) for d in common}

@@ -53,7 +53,7 @@ from jinavdr.evaluation.aggregate import (
     stratified_bootstrap_ci,
 )
 from jinavdr.report.format import shown
-from jinavdr.report.references import ReferenceModel, auto_reference
+from jinavdr.report.references import ReferenceModel, pairing
 from jinavdr.results.schema import ResultFile
 
 if TYPE_CHECKING:
@@ -537,9 +537,13 @@ def _reference_columns(
 
 
 def _map_references(
-    columns: list[Column], references: Mapping[str, ReferenceModel], explicit: Mapping[str, str]
+    columns: list[Column], references: Mapping[str, ReferenceModel], explicit: Mapping[str, str],
+    notes: list[str] | None = None,
 ) -> list[Column]:
-    """Attach the published counterpart to each measured column (explicit mapping first)."""
+    """Attach the published counterpart to each measured column: an explicit mapping first, else the
+    published method the column was measured with (:func:`~jinavdr.report.references.pairing`); an
+    unpaired column's reason goes to ``notes``."""
+    notes = [] if notes is None else notes
     used: set[str] = set()
     out = []
     for col in columns:
@@ -547,7 +551,9 @@ def _map_references(
         if ref is not None:
             used.update(k for k in (col.label, col.slug, col.model) if k in explicit)
         else:
-            ref = auto_reference(col.adapter, json.loads(col.settings or "{}"))
+            ref, why = pairing(col.adapter, json.loads(col.settings or "{}"))
+            if why:
+                notes.append(f"{col.label} is not paired with a published number: {why}.")
         out.append(replace(col, reference=ref if ref in references else None))
     unknown = sorted(set(explicit) - used)
     if unknown:
@@ -874,7 +880,7 @@ def build_leaderboard(
     notes: list[str] = []
     measured = _measured_columns(results, datasets, options.metric, notes)
     if references:
-        measured = _map_references(measured, references, reference_map or {})
+        measured = _map_references(measured, references, reference_map or {}, notes)
         published = _reference_columns(references, datasets)
         if not published:
             notes.append(

@@ -6,8 +6,12 @@ a language code for a subset of a multilingual one, and ``average`` for the pape
 average of a multilingual dataset. Values are converted to fractions on load, like result files.
 
 A measured model is shown next to its published counterpart either by an explicit mapping
-(``--reference jina-v4=jina-embeddings-v4 (single-vector)``) or automatically for the adapters the
-paper evaluated (:func:`auto_reference`).
+(``--reference jina-v4=jina-embeddings-v4 (single-vector)``) or automatically (:func:`pairing`), and
+automatically only when it was measured with the published method: the same model, the revision
+policy (the registry's pinned default checkpoint, not another checkpoint or revision) and the profile
+that reproduces the paper's harness (``-o profile=paper``) with none of its settings overridden.
+Otherwise the published row stands alone, and :func:`pairing` says why. The default BM25
+(multilingual tokenizer, Lucene IDF) is never paired with the paper's "BM25 + OCR".
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from jinavdr.errors import DataError, UnknownNameError
 
 __all__ = [
     "AVERAGE_SUBSET",
+    "PUBLISHED_METHODS",
+    "PublishedMethod",
+    "pairing",
     "DEFAULT_REFERENCES_PATH",
     "REFERENCE_SUFFIX",
     "ReferenceModel",
@@ -30,8 +37,18 @@ __all__ = [
     "parse_reference_mappings",
 ]
 
-#: Where the repository keeps its copy of the paper's numbers.
-DEFAULT_REFERENCES_PATH = Path(__file__).resolve().parents[2] / "leaderboard" / "paper-scores.csv"
+
+
+def _default_references_path() -> Path:
+    """The paper's numbers: ``jinavdr/_leaderboard/`` in an installed wheel, else the checkout's
+    ``leaderboard/`` (the one copy in the repository; the wheel ships it as package data)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_leaderboard" / "paper-scores.csv"
+    return installed if installed.is_file() else package.parent / "leaderboard" / "paper-scores.csv"
+
+
+#: Where the paper's numbers are read from by default (see :func:`_default_references_path`).
+DEFAULT_REFERENCES_PATH = _default_references_path()
 #: The subset name under which the paper gives its own average of a multilingual dataset.
 AVERAGE_SUBSET = "average"
 #: Appended to a reference model's name wherever it is shown.
@@ -39,17 +56,70 @@ REFERENCE_SUFFIX = " [paper]"
 
 _COLUMNS = ("dataset", "subset", "model", "ndcg_at_5", "source")
 
-#: Measured adapter -> published model name (the adapters the paper evaluated, at paper settings).
-_AUTO: Mapping[str, str] = MappingProxyType(
-    {
-        "bm25": "bm25+ocr",
-        "jina-v3": "jina-embeddings-v3+ocr",
-        "jina-clip-v2": "jina-clip-v2",
-        "colpali-v1.2": "colpali-v1.2",
-        "dse-qwen2": "dse-qwen2-2b-mrl-v1",
-    }
+
+
+@dataclass(frozen=True)
+class PublishedMethod:
+    """How a published row was measured, as far as a measured row must match it to be paired."""
+
+    reference: str  # the published model name (paper-scores.csv)
+    adapter: str  # the registry entry that implements it
+    profile: str | None  # the profile that reproduces it (None: the entry's own settings)
+    settings: Mapping[str, object] = field(default_factory=dict)  # further settings that must match
+
+
+#: The paper's baselines and the measured settings that reproduce them (docs/models.md).
+PUBLISHED_METHODS: tuple[PublishedMethod, ...] = (
+    PublishedMethod("bm25+ocr", "bm25", "paper"),
+    PublishedMethod("jina-embeddings-v3+ocr", "jina-v3", "paper"),
+    PublishedMethod("jina-clip-v2", "jina-clip-v2", "paper"),
+    PublishedMethod("colpali-v1.2", "colpali-v1.2", "paper"),
+    PublishedMethod("dse-qwen2-2b-mrl-v1", "dse-qwen2", "paper"),
+    PublishedMethod("jina-embeddings-v4 (single-vector)", "jina-v4", None,
+                    {"vector": "single", "truncate_dim": None, "max_pixels": 37_788_800, "dtype": "bfloat16"}),
+    PublishedMethod("jina-embeddings-v4 (multi-vector)", "jina-v4", None,
+                    {"vector": "multi", "max_pixels": 37_788_800, "dtype": "bfloat16"}),
 )
-_JINA_V4 = {"single": "jina-embeddings-v4 (single-vector)", "multi": "jina-embeddings-v4 (multi-vector)"}
+
+
+#: options whose default None is resolved at load time (the recorded value is the resolved one)
+_AUTO_RESOLVED = ("dtype", "attn_implementation")
+
+
+def pairing(adapter: str, settings: Mapping[str, object]) -> tuple[str | None, str]:
+    """``(published model, "")`` when a measured row was measured with that published method, else
+    ``(None, why not)`` (``why`` is empty when the paper published no such model)."""
+    methods = [m for m in PUBLISHED_METHODS if m.adapter == adapter]
+    if not methods:
+        return None, ""
+    # a model with several published rows (jina-v4 single/multi): the row of its vector type
+    same_kind = [m for m in methods if m.settings.get("vector", settings.get("vector")) == settings.get("vector")]
+    method = (same_kind or methods)[0]
+    reason = _mismatch(method, settings)
+    return (None, reason) if reason else (method.reference, "")
+
+
+def _mismatch(method: PublishedMethod, settings: Mapping[str, object]) -> str:
+    """Why ``settings`` are not the published method's ("" when they are)."""
+    from jinavdr.models.registry import get_entry
+
+    entry = get_entry(method.adapter)
+    profile = settings.get("profile")
+    if profile != method.profile:
+        wanted = f"profile {method.profile!r} (-o profile={method.profile})" if method.profile else "no profile"
+        return f"measured with {'profile ' + repr(profile) if profile else 'its own settings'}, not {wanted}"
+    if settings.get("model_id") != entry.model_id or settings.get("revision") != entry.revision:
+        return (f"measured on {settings.get('model_id')}@{settings.get('revision')}, not the pinned default "
+                f"checkpoint {entry.model_id}@{entry.revision}")
+    pinned = {**entry.defaults_for(method.profile), **method.settings}
+    differing = sorted(
+        k for k, v in pinned.items()
+        if settings.get(k) != v and not (v is None and k in _AUTO_RESOLVED)
+    )
+    if differing:
+        return "settings differ from the published method's: " + ", ".join(
+            f"{k}={settings.get(k)!r} (published: {pinned[k]!r})" for k in differing)
+    return ""
 
 
 @dataclass(frozen=True)
@@ -146,14 +216,8 @@ def load_references(
 
 
 def auto_reference(adapter: str, settings: Mapping[str, object]) -> str | None:
-    """The published model a measured adapter corresponds to, or None.
-
-    ``jina-v4`` maps to the single- or multi-vector row by its ``vector`` setting; other settings
-    (image budget, dtype, truncation) are not compared, so a mapped pair can differ in them.
-    """
-    if adapter == "jina-v4":
-        return _JINA_V4.get(str(settings.get("vector", "multi")))
-    return _AUTO.get(adapter)
+    """The published model a measured row is paired with automatically, or None (see :func:`pairing`)."""
+    return pairing(adapter, settings)[0]
 
 
 def parse_reference_mappings(pairs: Iterable[str], known: Iterable[str]) -> dict[str, str]:

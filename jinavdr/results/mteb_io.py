@@ -33,6 +33,7 @@ from typing import Any
 from jinavdr.catalogue.tasks import MAIN_METRIC, TaskSpec
 from jinavdr.errors import ResultsError
 from jinavdr.results.schema import Manifest, ResultFile, SubsetResult
+from jinavdr.results.validate import validate_result
 
 SPLIT = "test"
 NO_REVISION = "no_revision_available"
@@ -265,21 +266,30 @@ def result_from_mteb(
         raise ResultsError(f"{path} is not a readable JSON file ({exc}).") from None
     if not isinstance(data, dict) or "task_name" not in data or "scores" not in data:
         raise ResultsError(f"{path} is not an MTEB task result file (no task_name/scores).")
+    if not isinstance(data["scores"], dict):
+        raise ResultsError(f"{path}: 'scores' is a {type(data['scores']).__name__}, not an object of splits.")
     split = data["scores"].get(SPLIT)
     if not split:
-        raise ResultsError(f"{path} has no scores for the {SPLIT!r} split (has: {sorted(data['scores'])}).")
+        raise ResultsError(f"{path} has no scores for the {SPLIT!r} split (has: {sorted(map(str, data['scores']))}).")
+    if not isinstance(split, list) or not all(isinstance(e, dict) for e in split):
+        raise ResultsError(f"{path}: scores[{SPLIT!r}] must be a list of objects, one per subset.")
     name, revision = _model_identity(Path(path), data)
     name = model_name or name
     date = data.get("date")
-    when = (
-        datetime.fromtimestamp(float(date), tz=timezone.utc).isoformat(timespec="seconds")
-        if isinstance(date, (int, float))
-        else datetime.fromtimestamp(Path(path).stat().st_mtime, tz=timezone.utc).isoformat(timespec="seconds")
-    )
+    try:
+        stamp = float(date) if isinstance(date, (int, float)) and not isinstance(date, bool) else None
+        when = datetime.fromtimestamp(stamp if stamp is not None else Path(path).stat().st_mtime,
+                                      tz=timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        raise ResultsError(f"{path}: 'date' is {date!r}, not a Unix time in seconds.") from None
     subsets: dict[str, SubsetResult] = {}
     for entry in split:
         sub = str(entry.get("hf_subset", "default"))
-        metrics = {k: float(v) for k, v in entry.items() if METRIC_KEY.match(k) and isinstance(v, (int, float))}
+        metrics = {k: float(v) for k, v in entry.items()
+                   if METRIC_KEY.match(k) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        wrong = [k for k, v in entry.items() if METRIC_KEY.match(k) and k not in metrics and v is not None]
+        if wrong:
+            raise ResultsError(f"{path}: subset {sub!r} has {wrong[0]!r} = {entry[wrong[0]]!r}, not a number.")
         if MAIN_METRIC not in metrics:
             raise ResultsError(f"{path}: subset {sub!r} has no {MAIN_METRIC!r} score.")
         q, p, r = (info.counts or {}).get(sub, (0, 0, 0))
@@ -300,10 +310,11 @@ def result_from_mteb(
         created_at=when,
         source="mteb",
     )
-    return ResultFile(
+    result = ResultFile(
         model=name, model_slug=import_slug(name), dataset=info.dataset, protocol="beir",
         subsets=dict(sorted(subsets.items())), manifest=manifest,
     )
+    return validate_result(result, path, hint="Nothing was imported; fix or regenerate that MTEB file.")
 
 
 def import_mteb(
@@ -324,16 +335,18 @@ def import_mteb(
     infos = _by_mteb_name(tasks if tasks is not None else catalogue_tasks())
     store = ResultStore(results_dir)
     written, skipped = [], []
-    for path in find_mteb_files(paths):
+    converted = []
+    for path in find_mteb_files(paths):  # every file is converted and checked before any is written
         try:
             task_name = json.loads(path.read_text(encoding="utf-8")).get("task_name")
         except (OSError, ValueError, AttributeError):
             task_name = None
-        info = infos.get(task_name) if task_name else None
+        info = infos.get(task_name) if isinstance(task_name, str) else None
         if info is None:
             skipped.append(f"{path}: task {task_name!r} is not a catalogue task")
             continue
-        res = result_from_mteb(path, info, model_name=model_name)
+        converted.append(result_from_mteb(path, info, model_name=model_name))
+    for res in converted:
         store.ensure_writable(res.model_slug)
         for sub in res.subsets.values():
             store.add_subset(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL, MAIN_METRIC
 
@@ -66,6 +66,8 @@ class SubsetResult(BaseModel):
     n_pages: int
     n_qrels: int
     dropped_queries: int = 0
+    #: qrels rows that repeat a (query, page) pair with the same grade (counted once; see docs/tasks.md)
+    duplicate_qrels: int = 0
     timings: Timings = Field(default_factory=Timings)
     cache: CacheStats = Field(default_factory=CacheStats)
     peak_memory_mb: float | None = None
@@ -75,6 +77,14 @@ class SubsetResult(BaseModel):
     @property
     def main_score(self) -> float:
         return self.metrics[MAIN_METRIC]
+
+    @model_serializer(mode="wrap")
+    def _omit_zero_duplicates(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``duplicate_qrels`` out when 0, so files stay readable by versions without the field."""
+        data = handler(self)
+        if data.get("duplicate_qrels") == 0:
+            data.pop("duplicate_qrels")
+        return data
 
 
 class Manifest(BaseModel):

@@ -23,9 +23,10 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
+import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,30 +37,49 @@ from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
 from jinavdr.results.identity import ABSENT, differences, identity
 from jinavdr.results.schema import SCHEMA_VERSION, Manifest, ResultFile, SubsetResult
+from jinavdr.results.validate import validate_result
 
 # --------------------------------------------------------------------------------------------------
 # Low-level file operations
 # --------------------------------------------------------------------------------------------------
 
 
+def file_mode() -> int:
+    """Permissions of a new file under the current umask (``0o644`` under the usual ``022``), as
+    ``open()`` would create it; ``mkstemp`` alone would make every result file private (``0o600``)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically: a temporary file in the same
-    folder (created if missing), fsync, ``os.replace``. The one atomic writer of the package."""
+    folder (created if missing), fsync, ``os.replace``. The one atomic writer of the package.
+
+    The file gets the umask's permissions. An ``OSError`` (disk full, quota, read-only folder) becomes
+    a :class:`ResultsError` naming ``path``; the old file is left intact.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    # created like any new file (mode 0o666 less the umask), so results and caches can be shared
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ResultsError(
+                f"cannot write {path} ({exc.strerror or exc}); nothing was changed there. Free space or fix "
+                "the folder's permissions, or choose another --results-dir, then rerun (finished work is kept)."
+            ) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -101,20 +121,43 @@ def file_lock(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = None if timeout is None else time.monotonic() + timeout
+        waited = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline is not None else 0))
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if deadline is not None and time.monotonic() > deadline:
                     raise ResultsError(
-                        f"{path} is locked by another jinavdr process (lock file {lock}); wait for it to "
-                        "finish, or delete the lock file if no jinavdr run is active."
+                        f"{path} is locked by another jinavdr process{_holder(fd)} (lock file {lock}); wait for "
+                        "it to finish, or delete the lock file if no jinavdr run is active."
                     ) from None
+                if not waited:
+                    waited = True
+                    sys.stderr.write(f"jinavdr: waiting for {path}: another jinavdr process{_holder(fd)} is writing it "
+                                     f"(lock file {lock})\n")
+                    sys.stderr.flush()
                 time.sleep(0.05)
+        _record_holder(fd)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _record_holder(fd: int) -> None:
+    """Write this process's id and host into the lock file (read by a waiting process's message)."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+
+
+def _holder(fd: int) -> str:
+    """`` (pid N on host)`` from the lock file, or ``""`` when unknown."""
+    try:
+        pid, _, host = os.pread(fd, 256, 0).decode("utf-8", "replace").strip().partition(" ")
+    except OSError:
+        return ""
+    return f" (pid {pid} on {host})" if pid.isdigit() else ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,12 +197,20 @@ def read_result_file(path: Path) -> ResultFile:
             f"or {fix[0].lower()}{fix[1:]}"
         )
     try:
-        return ResultFile.model_validate(data)
+        result = ResultFile.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()[:5]
         )
         raise ResultsError(f"result file {path} does not match schema version {SCHEMA_VERSION}: {problems}. {fix}") from None
+    return validate_result(result, path)
+
+
+def write_result_file(path: Path, result: ResultFile) -> None:
+    """Validate ``result`` (:func:`~jinavdr.results.validate.validate_result`) and write it atomically;
+    a value that cannot be right is refused before anything is written."""
+    validate_result(result, path)
+    write_atomic(path, dump_result_file(result))
 
 
 def iter_result_paths(path: Path) -> list[Path]:
@@ -256,11 +307,16 @@ class ResultStore:
         Raises :class:`ResultsError` naming the path and what to do; call before any encoding.
         """
         folder = self.root / model_slug if model_slug else self.root
+        created = False
         try:
+            created = bool(model_slug) and not folder.exists()
             folder.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=folder, prefix=".jinavdr-write-test-")
             os.close(fd)
             os.unlink(probe)
+            if created:  # made again by the first write: a model that fails to load leaves no folder
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise ResultsError(
@@ -315,7 +371,7 @@ class ResultStore:
             subsets = dict(current.subsets)
             subsets[result.subset] = result
             updated = current.model_copy(update={"subsets": dict(sorted(subsets.items()))})
-            write_atomic(path, dump_result_file(updated))
+            write_result_file(path, updated)
         return updated
 
     def _read_for_update(self, path: Path, manifest: Manifest, replace: bool) -> ResultFile | None:

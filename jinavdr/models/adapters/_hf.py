@@ -55,9 +55,17 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def fastest_attention(device: torch.device) -> str:
+    """flash_attention_2 on CUDA when the flash-attn package is installed, else sdpa."""
+    if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
 def resolve_attention(name: str | None, device: torch.device) -> str:
-    """The ``attn_implementation`` option: sdpa (default), eager, or flash_attention_2 (CUDA + flash-attn)."""
-    name = name or "sdpa"
+    """The ``attn_implementation`` option: None/"auto" picks :func:`fastest_attention`; sdpa, eager, or
+    flash_attention_2 (CUDA + flash-attn) as given. The result is recorded in the settings."""
+    name = fastest_attention(device) if name in (None, "auto") else name
     if name not in ATTENTION:
         raise JinaVDRError(f"unknown attn_implementation {name!r}: use one of {', '.join(ATTENTION)}")
     if name == "flash_attention_2":
@@ -136,12 +144,17 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def to_device(batch: Mapping[str, Any], device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
-    """Move a processor batch to ``device``; floating tensors (pixel values) also take the model dtype."""
+def to_device(batch: Mapping[str, Any], device: torch.device, dtype: torch.dtype, *,
+              non_blocking: bool = False) -> dict[str, Any]:
+    """Move a processor batch to ``device``; floating tensors (pixel values) also take the model dtype.
+    ``non_blocking`` overlaps the copy of pinned host tensors with other work."""
     out: dict[str, Any] = {}
     for key, value in batch.items():
         if isinstance(value, torch.Tensor):
-            value = value.to(device, dtype=dtype) if value.is_floating_point() else value.to(device)
+            if value.is_floating_point():
+                value = value.to(device, non_blocking=non_blocking).to(dtype)
+            else:
+                value = value.to(device, non_blocking=non_blocking)
         out[key] = value
     return out
 

@@ -5,7 +5,9 @@
   set to ``retrieval.query`` to prepend the model's query instruction.
 - :class:`SiglipEncoder`: SigLIP through transformers (``get_text_features`` /
   ``get_image_features``). Texts are padded to ``max_length`` (64 for so400m) as SigLIP was trained,
-  and only ``input_ids`` reach the text tower (SigLIP uses no attention mask).
+  and only ``input_ids`` reach the text tower (SigLIP uses no attention mask). ``normalize=True``
+  (profile ``mteb``): L2-normalised features, cosine; ``normalize=False`` (profile ``paper``, as
+  jina-vdr's SigLIPRetriever): the raw features, scored by dot product.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class SiglipEncoder(HFEncoder):
         super().__init__(spec, device)
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
+        self.normalize = bool(self.option("normalize"))
+        self.similarity = "cosine" if self.normalize else "dot"
+
         self.model = self.finish_loading(load_pretrained(AutoModel.from_pretrained, spec, **self.model_kwargs()))
         self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
         self.image_processor = load_pretrained(
@@ -83,9 +88,12 @@ class SiglipEncoder(HFEncoder):
         tokens = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_length,
                                 return_tensors="pt")
         features = self.model.get_text_features(input_ids=tokens["input_ids"].to(self.device))
-        return list(l2_normalize(features).unbind(0))
+        return list(self._finish(features).unbind(0))
 
     def _embed_pages(self, items: list[Image]) -> list[torch.Tensor]:
         pixels = self.image_processor(images=items, return_tensors="pt")["pixel_values"]
         features = self.model.get_image_features(pixel_values=pixels.to(self.device, self.dtype))
-        return list(l2_normalize(features).unbind(0))
+        return list(self._finish(features).unbind(0))
+
+    def _finish(self, features: torch.Tensor) -> torch.Tensor:
+        return l2_normalize(features) if self.normalize else features.float()

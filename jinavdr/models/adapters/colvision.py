@@ -3,11 +3,13 @@ parameterised by the ``arch`` option.
 
 Each arch names a model class and a processor class and the library that provides them:
 
+- the checkpoints MTEB and jina-vdr run (``vidore/colpali-v1.2``, ``vidore/colpali-v1.3``,
+  ``vidore/colqwen2-v1.0``, ColQwen2.5, ColSmol) are LoRA adapters for colpali-engine's ``ColPali``,
+  ``ColQwen2``, ``ColQwen2_5`` and ``ColIdefics3`` classes (archs ``colpali_lora``,
+  ``colqwen2_lora``, ``colqwen2_5``, ``colidefics3``), which need ``pip install "jinavdr[colpali]"``
+  (colpali-engine, which also pulls in torchvision);
 - transformers ships ``ColPaliForRetrieval`` / ``ColQwen2ForRetrieval`` for the merged ``-hf``
-  checkpoints (``vidore/colpali-v1.3-hf``, ``vidore/colqwen2-v1.0-hf``);
-- ColQwen2.5 and ColSmol are published as LoRA adapters for colpali-engine's ``ColQwen2_5`` and
-  ``ColIdefics3`` classes, which need ``pip install "jinavdr[colpali]"`` (colpali-engine, which
-  also pulls in torchvision).
+  conversions (archs ``colpali`` and ``colqwen2``; entries ``colpali-v1.3-hf``, ``colqwen2-hf``).
 
 Queries and pages go through the checkpoint's processor (``process_queries`` adds the query prefix
 and the 10 augmentation tokens; ``process_images`` the visual prompt). Every token the attention
@@ -47,6 +49,8 @@ class ColArch:
 ARCHS: dict[str, ColArch] = {
     "colpali": ColArch("transformers", "ColPaliForRetrieval", "ColPaliProcessor", qwen_pixels=False),
     "colqwen2": ColArch("transformers", "ColQwen2ForRetrieval", "ColQwen2Processor", qwen_pixels=True),
+    "colpali_lora": ColArch("colpali_engine.models", "ColPali", "ColPaliProcessor", qwen_pixels=False),
+    "colqwen2_lora": ColArch("colpali_engine.models", "ColQwen2", "ColQwen2Processor", qwen_pixels=True),
     "colqwen2_5": ColArch("colpali_engine.models", "ColQwen2_5", "ColQwen2_5_Processor", qwen_pixels=True),
     "colidefics3": ColArch("colpali_engine.models", "ColIdefics3", "ColIdefics3Processor", qwen_pixels=False),
 }

@@ -108,3 +108,73 @@ def set_pixel_budget(image_processor: Any, *, max_pixels: int | None = None, min
             size["shortest_edge"] = int(min_pixels)
     if size is not None:
         image_processor.size = size
+
+
+# --------------------------------------------------------------------------------------------------
+# Variable-length attention for the vision tower
+# --------------------------------------------------------------------------------------------------
+
+#: the attention implementation name under which :func:`varlen_attention` is registered with
+#: transformers ("flash" in the name routes Qwen2.5-VL's vision tower to its cu_seqlens path).
+VARLEN_ATTENTION = "jinavdr_flash_varlen"
+
+
+def varlen_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None,
+                     dropout: float = 0.0, cu_seq_lens_q: Any = None, cu_seq_lens_k: Any = None,
+                     max_length_q: Any = None, max_length_k: Any = None, **kwargs: Any) -> tuple[Any, None]:
+    """Non-causal attention over packed sequences (``cu_seq_lens``): one ``torch.nn.attention.varlen``
+    flash call on CUDA for all windows of all images of a batch, instead of one SDPA call per window.
+    ``query`` [1, heads, tokens, dim]; returns ([1, tokens, heads, dim], None) as transformers expects.
+    On the CPU (tests) it runs SDPA per sequence."""
+    import torch
+
+    q, k, v = (x.squeeze(0).transpose(0, 1).contiguous() for x in (query, key, value))
+    if q.is_cuda:
+        from torch.nn.attention.varlen import varlen_attn
+
+        cu_q, cu_k = cu_seq_lens_q.to(torch.int32), cu_seq_lens_k.to(torch.int32)
+        out = varlen_attn(q, k, v, cu_q, cu_k, int(max_length_q), int(max_length_k), scale=scaling)
+    else:
+        bounds = cu_seq_lens_q.tolist()
+        parts = [torch.nn.functional.scaled_dot_product_attention(
+                     q[a:b].transpose(0, 1), k[a:b].transpose(0, 1), v[a:b].transpose(0, 1), scale=scaling
+                 ).transpose(0, 1) for a, b in zip(bounds, bounds[1:], strict=False)]
+        out = torch.cat(parts, 0)
+    return out.unsqueeze(0), None
+
+
+def vision_attention(device: Any, default: str) -> str:
+    """The vision tower's attention: :data:`VARLEN_ATTENTION` (registered here) on CUDA when torch has
+    ``torch.nn.attention.varlen`` and transformers >= 5 routes "flash" names to the packed path; else
+    ``default``."""
+    import importlib.util
+
+    import transformers
+
+    if getattr(device, "type", str(device)) != "cuda" or importlib.util.find_spec("torch.nn.attention.varlen") is None:
+        return default
+    if int(transformers.__version__.split(".")[0]) < 5 or not _varlen_works(device):
+        return default
+    register_varlen_attention()
+    return VARLEN_ATTENTION
+
+
+def _varlen_works(device: Any) -> bool:
+    """One tiny packed call (two sequences, bf16) on ``device``: False if this torch build refuses it."""
+    import torch
+
+    try:
+        x = torch.randn(1, 2, 24, 80, device=device, dtype=torch.bfloat16)
+        cu = torch.tensor([0, 8, 24], device=device, dtype=torch.int32)
+        out, _ = varlen_attention(None, x, x, x, None, scaling=0.1, cu_seq_lens_q=cu, cu_seq_lens_k=cu,
+                                  max_length_q=16, max_length_k=16)
+        return tuple(out.shape) == (1, 24, 2, 80)
+    except Exception:  # noqa: BLE001 - any failure means: use the default attention
+        return False
+
+
+def register_varlen_attention() -> None:
+    """Make :data:`VARLEN_ATTENTION` known to transformers (idempotent)."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(VARLEN_ATTENTION, varlen_attention)

@@ -7,9 +7,14 @@ BM25 (Okapi, with the non-negative Lucene IDF), for query ``q`` and page ``d``::
     idf(t)      = ln(1 + (N - n(t) + 0.5) / (n(t) + 0.5))
 
 ``N`` pages in the subset's corpus, ``n(t)`` pages containing ``t``, ``|d|`` the page's token count,
-``avgdl`` the mean over pages; the registry entry's defaults are ``k1 = 1.5``, ``b = 0.75`` (rank_bm25's; rank_bm25
-uses ``ln((N - n + 0.5) / (n + 0.5))`` floored at a quarter of the mean IDF instead). Tokens come from
-:func:`jinavdr.models.adapters.tokenize.tokenize`. A page without OCR text is an empty document.
+``avgdl`` the mean over pages; defaults ``k1 = 1.5``, ``b = 0.75`` (rank_bm25's defaults). Tokens come
+from :func:`jinavdr.models.adapters.tokenize.tokenize`. A page without OCR text is an empty document.
+
+Profile ``paper`` (``-o profile=paper``) is the paper's "BM25 + OCR" as jina-vdr ran it: rank_bm25's
+``BM25Okapi`` IDF ``ln(N - n + 0.5) - ln(n + 0.5)``, where every negative IDF is replaced by
+``epsilon`` (0.25) times the mean IDF over the vocabulary (``idf=okapi``), and NLTK's English word
+tokenizer and stopwords for every language (``tokenizer=nltk-english``, see
+:func:`jinavdr.models.adapters.tokenize.english_word_tokens`).
 Equal scores are ordered as trec_eval orders them (doc id descending), so a top-k run is exactly
 the head of the full ranking trec_eval would evaluate.
 """
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jinavdr.errors import DataError, JinaVDRError
-from jinavdr.models.adapters.tokenize import tokenize
+from jinavdr.models.adapters.tokenize import english_word_tokens, nltk_english, tokenize
 
 if TYPE_CHECKING:
     from jinavdr.catalogue.dataset import Corpus, Queries
@@ -37,7 +42,10 @@ _QUERY_CHUNK = 256
 class BM25Index:
     """Okapi BM25 term weights of one corpus as a sparse [pages, vocabulary] matrix."""
 
-    def __init__(self, docs: Sequence[Sequence[str]], *, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(
+        self, docs: Sequence[Sequence[str]], *, k1: float = 1.5, b: float = 0.75, idf: str = "lucene",
+        epsilon: float = 0.25,
+    ) -> None:
         from scipy import sparse
 
         self.vocab: dict[str, int] = {}
@@ -56,7 +64,7 @@ class BM25Index:
         self.doc_lengths = np.asarray([len(t) for t in docs], dtype=np.float64)
         avgdl = float(self.doc_lengths.mean()) if n_docs and self.doc_lengths.sum() > 0 else 1.0
         df = np.bincount(tf.indices, minlength=n_terms).astype(np.float64)
-        self.idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        self.idf = okapi_idf(n_docs, df, epsilon) if idf == "okapi" else np.log1p((n_docs - df + 0.5) / (df + 0.5))
         doc_of_nnz = np.repeat(np.arange(n_docs), np.diff(tf.indptr))
         norm = k1 * (1.0 - b + b * self.doc_lengths[doc_of_nnz] / avgdl)
         weights = tf.copy()
@@ -86,6 +94,22 @@ class BM25Index:
         return np.asarray((self.query_matrix(queries) @ self.weights.T).todense())
 
 
+def okapi_idf(n_docs: int, df: np.ndarray, epsilon: float) -> np.ndarray:
+    """rank_bm25's ``BM25Okapi`` IDF: ``ln(N - n + 0.5) - ln(n + 0.5)``; each negative value (a term in
+    more than half the pages) becomes ``epsilon`` times the mean IDF over the whole vocabulary."""
+    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+    if idf.size:
+        idf[idf < 0] = epsilon * float(idf.mean())
+    return idf
+
+
+IDF_FORMULAS = {
+    "lucene": "ln(1+(N-n+0.5)/(n+0.5))",
+    "okapi": "ln(N-n+0.5)-ln(n+0.5), negative -> epsilon*mean idf (rank_bm25 BM25Okapi)",
+}
+TOKENIZERS = ("multilingual", "jieba", "nltk-english")
+
+
 def top_k(scores: np.ndarray, k: int, tie_priority: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` per row, descending; equal scores ordered by ``tie_priority`` (lower first; default:
     column index). Rows are padded with -1 / -inf when ``k`` exceeds the number of columns."""
@@ -101,28 +125,44 @@ def top_k(scores: np.ndarray, k: int, tie_priority: np.ndarray | None = None) ->
 
 
 class BM25Searcher:
-    """BM25 over the OCR text (``Corpus.texts``); options ``k1``, ``b``, ``tokenizer``."""
+    """BM25 over the OCR text (``Corpus.texts``); options ``k1``, ``b``, ``tokenizer`` (multilingual,
+    jieba, nltk-english), and with profile ``paper`` also ``idf`` (lucene, okapi) and ``epsilon``."""
 
     page_input = "text"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu") -> None:
-        from jinavdr.models.registry import factory_defaults
 
         self.spec = spec
-        # defaults are the registry entry's (declared once there); the spec's options override them
-        opts = {**(spec.defaults or factory_defaults(spec.factory)), **spec.options}
-        self.k1, self.b = float(opts["k1"]), float(opts["b"])
-        tokenizer = opts["tokenizer"]
-        if tokenizer not in ("multilingual", "jieba"):
-            raise JinaVDRError(f"bm25 option tokenizer must be 'multilingual' or 'jieba', got {tokenizer!r}")
+        self.k1 = float(spec.options.get("k1", 1.5))
+        self.b = float(spec.options.get("b", 0.75))
+        self.idf = str(spec.options.get("idf", "lucene"))
+        self.epsilon = float(spec.options.get("epsilon", 0.25))
+        if self.idf not in IDF_FORMULAS:
+            raise JinaVDRError(f"bm25 option idf must be one of {', '.join(IDF_FORMULAS)}, got {self.idf!r}")
+        tokenizer = spec.options.get("tokenizer", "multilingual")
+        if tokenizer not in TOKENIZERS:
+            raise JinaVDRError(f"bm25 option tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
         self.chinese = "jieba" if tokenizer == "jieba" else "ngram"
+        self._english: tuple[Any, frozenset[str]] | None = None
+        self._tokenizer_info = ""
+        if tokenizer == "nltk-english":
+            word_tokenize, stopwords, self._tokenizer_info = nltk_english()
+            self._english = (word_tokenize, stopwords)
         #: facts about the last search (pages without OCR text, vocabulary size), for the manifest.
         self.last_info: dict[str, int] = {}
 
     def settings(self) -> dict[str, Any]:
-        return {**self.spec.settings(), "idf": "ln(1+(N-n+0.5)/(n+0.5))"}
+        out = self.spec.settings()
+        # the default records its formula under "idf" (as the committed baselines do); a profile that
+        # sets the idf option keeps the option's value and records the formula next to it
+        out["idf_formula" if "idf" in self.spec.options else "idf"] = IDF_FORMULAS[self.idf]
+        if self._tokenizer_info:
+            out["tokenizer_data"] = self._tokenizer_info
+        return out
 
     def tokenize(self, text: str | None) -> list[str]:
+        if self._english is not None:
+            return english_word_tokens(text, *self._english)
         return tokenize(text, chinese=self.chinese)  # type: ignore[arg-type]
 
     def search(self, queries: Queries, corpus: Corpus, *, k: int | None) -> Run:
@@ -137,7 +177,7 @@ class BM25Searcher:
                 "(column text_description)"
             )
         docs = [self.tokenize(t) for t in corpus.texts]
-        index = BM25Index(docs, k1=self.k1, b=self.b)
+        index = BM25Index(docs, k1=self.k1, b=self.b, idf=self.idf, epsilon=self.epsilon)
         self.last_info = {"empty_pages": sum(1 for d in docs if not d), "vocabulary": len(index.vocab)}
         q_tokens = [self.tokenize(t) for t in queries.texts]
         prio = trec_tie_order(corpus.ids)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
@@ -117,3 +118,52 @@ def tokenize(text: str | None, *, chinese: ChineseMode = "ngram") -> list[str]:
         else:
             out += ngrams(run, (2, 3))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The paper's BM25 tokenisation (jina-vdr's BM25Retriever.preprocess_text), profile ``paper``
+# --------------------------------------------------------------------------------------------------
+
+#: the nltk data packages jina-vdr's tokenisation reads
+NLTK_DATA = ("punkt_tab", "stopwords")
+
+
+def english_word_tokens(
+    text: str | None, word_tokenize: Callable[[str], list[str]], stopwords: frozenset[str]
+) -> list[str]:
+    """jina-vdr's BM25 tokens: NLTK ``word_tokenize`` on the text as it is, keep the tokens for which
+    ``str.isalnum()`` holds and whose lower case is not an English stopword, lower-cased. Every
+    language goes through this English pipeline (so CJK runs are single tokens). No text: no token."""
+    if not text:
+        return []
+    return [w.lower() for w in word_tokenize(text) if w.isalnum() and w.lower() not in stopwords]
+
+
+def nltk_english() -> tuple[Callable[[str], list[str]], frozenset[str], str]:
+    """NLTK's ``word_tokenize`` and English stopwords, and a description of them for the settings.
+
+    Needs the ``nltk`` package (extra ``bm25-paper``) and its ``punkt_tab`` and ``stopwords`` data.
+    """
+    try:
+        import nltk
+        from nltk.corpus import stopwords
+        from nltk.tokenize import word_tokenize
+    except ImportError as exc:
+        from jinavdr.errors import MissingDependencyError
+
+        raise MissingDependencyError("bm25 tokenizer 'nltk-english' (profile paper)", "bm25-paper", "nltk") from exc
+    try:
+        words = frozenset(stopwords.words("english"))
+        word_tokenize("probe.")
+    except LookupError:
+        from jinavdr.errors import JinaVDRError
+
+        raise JinaVDRError(
+            "bm25 tokenizer 'nltk-english' (profile paper) tokenises as jina-vdr does, with NLTK's "
+            f"word_tokenize and English stopwords, but NLTK's data is not installed: run "
+            f"`python -m nltk.downloader {' '.join(NLTK_DATA)}` (or point NLTK_DATA at a folder holding it)"
+        ) from None
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(sorted(words)).encode()).hexdigest()[:12]
+    return word_tokenize, words, f"nltk {nltk.__version__} word_tokenize; english stopwords ({len(words)}, sha256 {digest})"
