@@ -209,7 +209,8 @@ def build_encoder(device: str, dtype: str, reduced: bool, max_pixels: int, vecto
     """The adapter around a config-built model (random weights), and the seconds it took."""
     from transformers import Qwen2VLImageProcessor
 
-    from jinavdr.models.adapters._hf import resolve_attention, resolve_device, resolve_dtype
+    from jinavdr.models.adapters._hf import resolve_attention, resolve_dtype
+    from jinavdr.models.device import resolve_device
 
     t0 = time.perf_counter()
     torch.manual_seed(0)

@@ -26,14 +26,17 @@ model registry (``resolve(name, **options)``): ``vector``, ``max_pixels``, ``tru
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.errors import ArgumentError, JinaVDRError
 from jinavdr.execution import distributed
 from jinavdr.execution.progress import TqdmEvents, wants_progress
+from jinavdr.execution.request import RunRequest
 from jinavdr.execution.runner import (
     DefaultBackend,
     Events,
@@ -46,13 +49,15 @@ from jinavdr.execution.runner import (
     model_info_from_spec,
 )
 from jinavdr.execution.shards import select_shard
+from jinavdr.models.device import resolve_device
 from jinavdr.results.manifest import Environment
-from jinavdr.results.schema import ResultFile
-from jinavdr.results.store import ResultStore, iter_result_paths, read_result_file
+from jinavdr.results.store import ResultStore, load_results
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from jinavdr.catalogue.dataset import Subset
+    from jinavdr.models.registry import ModelSpec
     from jinavdr.report.compare import Comparison as GateComparison
     from jinavdr.report.leaderboard import Leaderboard
 
@@ -61,13 +66,16 @@ __all__ = [
     "PlannedUnit",
     "RunPlan",
     "RunReport",
+    "RunRequest",
     "SubsetsFailedError",
     "compare",
     "leaderboard",
     "load_results",
     "plan",
+    "plan_request",
     "results_frame",
     "run",
+    "run_request",
 ]
 
 
@@ -76,32 +84,33 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 
-def _run_options(
-    *, protocol: str, k: int | None, batch_size: int | None, query_batch_size: int | None,
-    num_workers: int, use_cache: bool, cache_dir: str | Path | None, strict: bool, overwrite: bool,
-    save_run: bool,
-) -> RunOptions:
-    from jinavdr.evaluation.protocols import get_protocol
+@dataclass(frozen=True)
+class _Prepared:
+    """What :func:`run` and :func:`plan` both derive from a request before doing anything."""
 
-    proto = get_protocol(protocol)
-    if proto.depth is None and k is not None:
-        raise ArgumentError("k", f"does not apply to protocol {protocol!r}: it ranks the whole corpus. Leave it out.")
-    depth = proto.depth if k is None else k
-    if depth is not None and depth < 1:
-        raise ArgumentError("k", f"must be at least 1, got {k}")
-    for name, value in (("batch_size", batch_size), ("query_batch_size", query_batch_size)):
-        if value is not None and value < 1:
-            raise ArgumentError(name, f"must be at least 1, got {value}")
-    if num_workers < 0:
-        raise ArgumentError("num_workers", f"must be 0 or more, got {num_workers}")
-    return RunOptions(
-        protocol=proto.name, k=depth, batch_size=batch_size, query_batch_size=query_batch_size,
-        num_workers=num_workers, use_cache=use_cache, cache_dir=Path(cache_dir) if cache_dir else None,
-        strict=strict, overwrite=overwrite, save_run=save_run,
-    )
+    spec: ModelSpec
+    options: RunOptions
+    units: list[WorkUnit]
+    store: ResultStore
+    device: str
 
 
-def _resolve_model(model: str, model_options: dict[str, Any]) -> Any:
+def _prepare(request: RunRequest) -> _Prepared:
+    """Check the options, resolve the model, select the units (and shard), open the store."""
+    from jinavdr.models.registry import is_pinned, runs_remote_code
+
+    options = request.run_options()
+    spec = _resolve_model(request.model, dict(request.model_options))
+    unpinned = request.allow_unpinned and runs_remote_code(spec) and not is_pinned(spec)
+    options = dataclasses.replace(options, unpinned_remote_code=unpinned)  # a copy: the request is unchanged
+    units = work_units(request.tasks, protocol=options.protocol, languages=request.languages,
+                       domains=request.domains, formats=request.formats)
+    units = select_shard(units, request.shard)
+    device = request.device or str(resolve_device(None))
+    return _Prepared(spec, options, units, ResultStore(request.results_dir), device)
+
+
+def _resolve_model(model: str, model_options: dict[str, Any]) -> ModelSpec:
     from jinavdr.models.registry import resolve
 
     options = {k: v for k, v in model_options.items() if v is not None}
@@ -111,7 +120,7 @@ def _resolve_model(model: str, model_options: dict[str, Any]) -> Any:
 def work_units(
     tasks: str | Iterable[str] | None,
     *,
-    protocol: str = "beir",
+    protocol: str = DEFAULT_PROTOCOL,
     languages: str | Iterable[str] | None = None,
     domains: str | Iterable[str] | None = None,
     formats: str | Iterable[str] | None = None,
@@ -148,7 +157,7 @@ def run(
     tasks: str | Sequence[str] | None = "jinavdr",
     *,
     results_dir: str | Path = "results",
-    protocol: str = "beir",
+    protocol: str = DEFAULT_PROTOCOL,
     k: int | None = None,
     batch_size: int | None = None,
     query_batch_size: int | None = None,
@@ -183,34 +192,33 @@ def run(
     ``shard="i/n"`` runs only part ``i`` of ``n`` of the selected subsets (:mod:`jinavdr.execution.shards`).
     Under ``torchrun`` every process encodes a share and rank 0 writes (:mod:`jinavdr.execution.distributed`).
     """
-    options = _run_options(
-        protocol=protocol, k=k, batch_size=batch_size, query_batch_size=query_batch_size,
-        num_workers=num_workers, use_cache=use_cache, cache_dir=cache_dir, strict=strict,
-        overwrite=overwrite, save_run=save_run,
-    )
-    from jinavdr.models.registry import is_pinned, runs_remote_code
+    request = RunRequest(
+        model, tasks, results_dir=Path(results_dir), protocol=protocol, k=k, batch_size=batch_size,
+        query_batch_size=query_batch_size, num_workers=num_workers, device=device, allow_unpinned=allow_unpinned,
+        use_cache=use_cache, cache_dir=Path(cache_dir) if cache_dir else None, strict=strict, languages=languages,
+        domains=domains, formats=formats, shard=shard, overwrite=overwrite, save_run=save_run,
+        model_options=model_options,
+    )  # fmt: skip
+    return run_request(request, events=events, progress=progress, allow_failures=allow_failures)
 
-    spec = _resolve_model(model, model_options)
-    options.unpinned_remote_code = allow_unpinned and runs_remote_code(spec) and not is_pinned(spec)
-    units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
-    units = select_shard(units, shard)
-    store = ResultStore(results_dir)
-    store.ensure_writable(spec.slug())
-    if device is None:
-        from jinavdr.models.registry import default_device
 
-        device = default_device()
+def run_request(
+    request: RunRequest, *, events: Events | None = None, progress: bool | None = None, allow_failures: bool = False
+) -> RunReport:
+    """:func:`run` for a :class:`~jinavdr.execution.request.RunRequest` (what the CLI calls)."""
+    p = _prepare(request)
+    p.store.ensure_writable(p.spec.slug())
     # one bar per job: under torchrun only rank 0 draws it
     bar = TqdmEvents() if events is None and wants_progress(progress) and distributed.is_main_process() else None
     try:
         if distributed.launched():  # torchrun: every rank encodes a share, rank 0 scores and writes
-            report = distributed.run_units(spec, units, store, options, device=device,
-                                           allow_unpinned=allow_unpinned, events=events or bar)
+            report = distributed.run_units(p.spec, p.units, p.store, p.options, device=p.device,
+                                           allow_unpinned=request.allow_unpinned, events=events or bar)
         else:
-            backend = DefaultBackend(spec, device=device, allow_unpinned=allow_unpinned)
-            runner = Runner(model_info_from_spec(spec), backend, store, options,
-                            env=Environment.capture(device), events=events or bar)
-            report = runner.run(units)
+            backend = DefaultBackend(p.spec, device=p.device, allow_unpinned=request.allow_unpinned)
+            runner = Runner(model_info_from_spec(p.spec), backend, p.store, p.options,
+                            env=Environment.capture(p.device), events=events or bar)
+            report = runner.run(p.units)
     finally:
         if bar is not None:
             bar.close()
@@ -249,7 +257,7 @@ class RunPlan:
         return [u for u in self.units if u.status == "todo"]
 
 
-def _page_input(spec: Any) -> str | None:
+def _page_input(spec: ModelSpec) -> str | None:
     """What pages the model reads, from the registry (None: unknown before loading, or a searcher)."""
     from jinavdr.models.registry import get_entry, import_factory
 
@@ -270,7 +278,7 @@ def _page_input(spec: Any) -> str | None:
 
 
 def _cached_counts(
-    spec: Any, page_input: str, subset: Any, cache_dir: Path | None, device: str
+    spec: ModelSpec, page_input: str, subset: Subset, cache_dir: Path | None, device: str
 ) -> tuple[int, int]:
     from jinavdr.engine.cache import EmbeddingCache
     from jinavdr.engine.encoding import page_keys, query_keys
@@ -290,7 +298,7 @@ def plan(
     tasks: str | Sequence[str] | None = "jinavdr",
     *,
     results_dir: str | Path = "results",
-    protocol: str = "beir",
+    protocol: str = DEFAULT_PROTOCOL,
     k: int | None = None,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
@@ -308,18 +316,19 @@ def plan(
     Hub tasks are not downloaded: their counts are the task files' expected counts and their cache
     status is unknown. Local tasks (folders, the sample) are read to count cached embeddings.
     """
-    options = _run_options(
-        protocol=protocol, k=k, batch_size=None, query_batch_size=None, num_workers=0, use_cache=use_cache,
-        cache_dir=cache_dir, strict=strict, overwrite=overwrite, save_run=False,
-    )
-    spec = _resolve_model(model, model_options)
-    if device is None:
-        from jinavdr.models.registry import default_device
+    request = RunRequest(
+        model, tasks, results_dir=Path(results_dir), protocol=protocol, k=k, device=device, use_cache=use_cache,
+        cache_dir=Path(cache_dir) if cache_dir else None, strict=strict, languages=languages, domains=domains,
+        formats=formats, shard=shard, overwrite=overwrite, model_options=model_options,
+    )  # fmt: skip
+    return plan_request(request)
 
-        device = default_device()
-    units = work_units(tasks, protocol=options.protocol, languages=languages, domains=domains, formats=formats)
-    units = select_shard(units, shard)
-    store = ResultStore(results_dir)
+
+def plan_request(request: RunRequest) -> RunPlan:
+    """:func:`plan` for a :class:`~jinavdr.execution.request.RunRequest` (what ``jinavdr run --dry-run`` calls)."""
+    p = _prepare(request)
+    spec, options, units, store, device = p.spec, p.options, p.units, p.store, p.device
+    model, use_cache = request.model, request.use_cache
     info: ModelInfo = model_info_from_spec(spec)
     runner = Runner(info, DefaultBackend(spec, device="cpu"), store, options, env=Environment.capture("cpu"))
     todo, _done = runner.plan(units)
@@ -360,14 +369,6 @@ def plan(
 # --------------------------------------------------------------------------------------------------
 
 
-def load_results(path: str | Path) -> list[ResultFile]:
-    """Every result file at ``path`` (a file, a model folder or a results root), sorted by path.
-
-    A corrupt file or one of an unknown schema raises :class:`~jinavdr.errors.ResultsError` naming it.
-    """
-    return [read_result_file(p) for p in iter_result_paths(Path(path))]
-
-
 def results_frame(
     paths: str | Path | Sequence[str | Path], *, metrics: Sequence[str] | None = None
 ) -> pd.DataFrame:
@@ -375,18 +376,7 @@ def results_frame(
     dataset x subset x metric, values as fractions (:mod:`jinavdr.results.frame`)."""
     from jinavdr.results.frame import results_frame as _frame
 
-    items = [paths] if isinstance(paths, str | Path) else list(paths)
-    files = [f for p in items for f in _existing_results(p)]
-    return _frame(files, metrics=metrics)
-
-
-def _existing_results(path: str | Path) -> list[ResultFile]:
-    from jinavdr.errors import ResultsError
-
-    found = load_results(path)
-    if not found:
-        raise ResultsError(f"no result files (*.json) under {path}; run jinavdr.api.run(...) first.")
-    return found
+    return _frame(load_results(paths), metrics=metrics)
 
 
 def leaderboard(
@@ -440,10 +430,8 @@ def compare(
     :class:`~jinavdr.report.compare.SettingsMismatchError` when the settings differ, unless ``force``.
     """
     from jinavdr.report.compare import compare as _compare
-    from jinavdr.report.compare import load_results as _load
-
     return _compare(
-        _load(baseline), _load(candidate), max_drop_points=max_drop_points, alpha=alpha,
+        load_results(baseline), load_results(candidate), max_drop_points=max_drop_points, alpha=alpha,
         per_dataset=per_dataset, min_effect_points=min_effect_points, exact=exact, tolerance=tolerance,
         require_complete=require_complete, force=force, n_resamples=n_resamples, seed=seed,
     )

@@ -12,13 +12,13 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+#: The public facts the task files are made from, kept in the repository (nothing outside it is read).
+REFERENCE = REPO / "tasks" / "reference"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference facts not found at {REFERENCE}")
+    assert REFERENCE.is_dir(), f"reference facts missing at {REFERENCE}"
     return REFERENCE
 
 

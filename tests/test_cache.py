@@ -270,7 +270,7 @@ def test_a_failed_shard_write_warns_with_the_path_and_is_not_fatal(tmp_path: Pat
     def full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cache_mod, "_atomic_write", full)
+    monkeypatch.setattr(cache_mod, "write_atomic", full)
     cache = EmbeddingCache(tmp_path)
     with pytest.warns(CacheWarning, match=rf"cannot write cache shard {tmp_path}/v1/k+/page/.*\.safetensors \(No space left"):
         assert cache.put("k" * 64, "page", ["p"], Embeddings(torch.ones(1, 2))) is None

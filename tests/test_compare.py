@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from jinavdr.cli import app
 from jinavdr.errors import ResultsError
 from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
-from jinavdr.report.compare import SettingsMismatchError, compare, load_results
+from jinavdr.report.compare import SettingsMismatchError, compare
 from jinavdr.report.render.gate import render_markdown
 from jinavdr.results.schema import Manifest, PerQuery, ResultFile, SubsetResult
-from jinavdr.results.store import dump_result_file
+from jinavdr.results.store import dump_result_file, load_results
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results" / "compare" / "baseline" / "bm25"
 NOW = "2025-01-01T00:00:00+00:00"
@@ -354,7 +354,7 @@ def test_query_ids_are_paired_by_id() -> None:
     assert paired is not None
     assert paired.query_ids == ("q1", "q2", "q3")
     assert list(paired.differences) == pytest.approx([0.0, 0.0, 0.0])
-    assert (paired.baseline_only, paired.candidate_only) == (1, 0)
+    assert (paired.a_only, paired.b_only) == (1, 0)
     assert "query ids differ (1 only in baseline, 0 only in candidate)" in render_markdown(c)
 
 

@@ -27,10 +27,9 @@ from jinavdr.report.leaderboard import (
     build_leaderboard,
     collection_datasets,
     infer_collection,
-    load_results,
+    loaded_results,
 )
 from jinavdr.report.references import (
-    DEFAULT_REFERENCES_PATH,
     auto_reference,
     load_references,
     pairing,
@@ -57,7 +56,7 @@ JINA = "jina-v4"
 
 @pytest.fixture(scope="module")
 def results():
-    return load_results([FIXTURES])
+    return loaded_results([FIXTURES])
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +108,6 @@ def test_paper_means_reproduce_table3(references):
     assert len(langs) == 10
     mean = sum(single.subsets[k] for k in langs) / 10
     assert abs(mean - single.datasets["airbnb-synthetic"]) < 0.00005
-
-
-def test_paper_scores_copy_matches_shared_reference(reference_dir):
-    assert DEFAULT_REFERENCES_PATH.read_bytes() == (reference_dir / "paper-scores.csv").read_bytes()
 
 
 def test_reference_table_errors(tmp_path):
@@ -353,8 +348,8 @@ def test_rendering_is_deterministic(tmp_path, references):
     a, b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(FIXTURES, a)
     shutil.copytree(FIXTURES, b)
-    first = load_results([a])
-    second = load_results(list(reversed(sorted(p for p in b.iterdir() if p.is_dir()))))
+    first = loaded_results([a])
+    second = loaded_results(list(reversed(sorted(p for p in b.iterdir() if p.is_dir()))))
     random.Random(0).shuffle(second)
     outputs = []
     for loaded in (first, second):
@@ -391,7 +386,7 @@ def test_html_escapes_names(tmp_path):
     data["model"] = "<script>alert(1)</script>"
     path = tmp_path / "evil.json"
     path.write_text(json.dumps(data))
-    board = build_leaderboard(load_results([path]), DATASETS)
+    board = build_leaderboard(loaded_results([path]), DATASETS)
     html = render(board, "html")
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
@@ -406,15 +401,15 @@ def test_corrupt_file_is_named(tmp_path):
     bad.parent.mkdir()
     bad.write_text('{"schema_version": 1, "model": ')
     with pytest.raises(ResultsError, match=r"result file .*m/tabfquad.json is not valid JSON"):
-        load_results([tmp_path])
+        loaded_results([tmp_path])
     bad.write_text(json.dumps({"schema_version": 99}))
     with pytest.raises(ResultsError, match=r"schema version 99"):
-        load_results([tmp_path])
+        loaded_results([tmp_path])
 
 
 def test_no_results_is_an_error(tmp_path):
     with pytest.raises(ResultsError, match="no result files"):
-        load_results([tmp_path])
+        loaded_results([tmp_path])
 
 
 def test_conflicting_duplicates_name_both_files(tmp_path):
@@ -428,7 +423,7 @@ def test_conflicting_duplicates_name_both_files(tmp_path):
         ResultsError,
         match=r"docvqa/default of model 'bm25' appears with different scores in .*a/docvqa.json and .*b/docvqa.json",
     ):
-        build_leaderboard(load_results([tmp_path]), DATASETS)
+        build_leaderboard(loaded_results([tmp_path]), DATASETS)
 
 
 def test_out_of_range_score_is_refused(tmp_path):
@@ -436,7 +431,7 @@ def test_out_of_range_score_is_refused(tmp_path):
     data["subsets"]["default"]["metrics"]["ndcg_at_5"] = 85.0
     (tmp_path / "x.json").write_text(json.dumps(data))
     with pytest.raises(ResultsError, match="outside \\[0, 1\\] \\(scores are stored as fractions\\)"):
-        build_leaderboard(load_results([tmp_path]), DATASETS)
+        build_leaderboard(loaded_results([tmp_path]), DATASETS)
 
 
 def test_results_outside_the_collection_are_noted(results):
@@ -521,6 +516,6 @@ def test_references_without_data_for_the_collection_are_left_out(tmp_path, refer
     data["dataset"] = "my-docs"
     (tmp_path / "my-docs.json").write_text(json.dumps(data))
     datasets = (DatasetInfo("my-docs", ("default",)),)
-    board = build_leaderboard(load_results([tmp_path]), datasets, collection="results", references=references)
+    board = build_leaderboard(loaded_results([tmp_path]), datasets, collection="results", references=references)
     assert [c.label for c in board.columns] == ["bm25"]
     assert any("published numbers cover none of the datasets of 'results'" in n for n in board.notes)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from jinavdr.engine.scoring import ScoringStats, Tiling, rank, score_topk, scoring_settings
+from jinavdr.engine.trec import read_run, write_run
 from jinavdr.errors import UnknownNameError
 from jinavdr.models.embeddings import Embeddings
 from jinavdr.models.ranking import Run, trec_tie_order
@@ -237,13 +238,14 @@ def test_run_round_trips_and_writes_trec(tmp_path):
     assert run.indices[1].tolist() == [2, -1, -1]
     assert run.to_dict() == {"q1": {"c": np.float32(0.9), "b": 0.5, "a": 0.5}, "q2": {"c": -1.0}}
     assert Run.from_dict(results, k=1).to_dict() == {"q1": {"c": np.float32(0.9)}, "q2": {"c": -1.0}}
-    path = run.write_trec(tmp_path / "run.trec", tag="t")
+    path = write_run(tmp_path / "runs" / "run.trec", run, "t")  # the one TREC writer
     assert path.read_text().splitlines() == [
-        f"q1 Q0 c 1 {float(np.float32(0.9))!r} t",
+        "q1 Q0 c 1 0.899999976 t",  # float32(0.9) with 9 significant digits
         "q1 Q0 b 2 0.5 t",
         "q1 Q0 a 3 0.5 t",
-        "q2 Q0 c 1 -1.0 t",
+        "q2 Q0 c 1 -1 t",
     ]
+    assert read_run(path) == {"q1": {"c": pytest.approx(0.9), "b": 0.5, "a": 0.5}, "q2": {"c": -1.0}}
     with pytest.raises(ValueError, match="run has 1 rows but 2 query ids"):
         Run(["a", "b"], ["x"], np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1), dtype=np.float32))
 

@@ -306,3 +306,20 @@ def test_read_only_folder_is_reported(tmp_path: Path):
             ResultStore(ro).ensure_writable()
     finally:
         ro.chmod(0o700)
+
+
+def test_write_atomic_takes_text_and_bytes_creates_folders_and_honours_the_umask(tmp_path: Path):
+    """The one atomic writer (results, TREC runs, embedding cache, leaderboards): no temp file left,
+    and a new file gets 0o666 less the umask like open() gives (caches are shared between users)."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a" / "b.json", "é\n")
+        write_atomic(tmp_path / "a" / "c.bin", b"\x00\x01")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a" / "b.json").read_bytes() == "é\n".encode()
+    assert (tmp_path / "a" / "c.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "a" / "c.bin").stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b.json", "c.bin"]

@@ -19,7 +19,7 @@ from jinavdr.report.leaderboard import (
     build_leaderboard,
     catalogue_namer,
     collection_datasets,
-    load_results,
+    loaded_results,
 )
 from jinavdr.report.references import load_references
 from jinavdr.results.frame import FRAME_COLUMNS, results_frame
@@ -44,13 +44,13 @@ def references():
 
 @pytest.fixture(scope="module")
 def fixture_board(references):
-    return build_leaderboard(load_results([FIXTURES]), DATASETS, collection="fixture", references=references)
+    return build_leaderboard(loaded_results([FIXTURES]), DATASETS, collection="fixture", references=references)
 
 
 @pytest.fixture(scope="module")
 def jinavdr_board(references):
     """The issue's case: a jina-v4 run of 3 of the 43 datasets next to the paper's full means."""
-    return build_leaderboard(load_results([FIXTURES]), collection_datasets("jinavdr"), collection="jinavdr",
+    return build_leaderboard(loaded_results([FIXTURES]), collection_datasets("jinavdr"), collection="jinavdr",
                              references=references)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -124,6 +126,21 @@ def test_task_files_match_readme_table(catalogue, reference_dir):
             assert set(codes) <= set(task.languages)
     assert catalogue.get("tweet-stock-synthetic").subset("fr").languages == ("fr",)  # README omits fr
     assert len(catalogue.get("wikimedia-commons-documents").subsets) == 20
+
+
+def test_task_files_regenerate_byte_for_byte_from_the_checkout(tmp_path, reference_dir):
+    """scripts/make_task_files.py reads only the repository's tasks/reference/ facts (no mteb, no
+    shared folder) and writes exactly the committed task files."""
+    out = tmp_path / "tasks"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_task_files.py"), "--out", str(out)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    committed = {p.name: p.read_bytes() for p in (REPO / "tasks").glob("*.toml")}
+    assert len(committed) == 57
+    assert {p.name: p.read_bytes() for p in out.glob("*.toml")} == committed
+    assert (reference_dir / "vidore-mteb.json").is_file()
 
 
 # Shift Project reports and questions are French (README table: fr); mteb labels both copies eng-Latn.

@@ -44,6 +44,11 @@ __all__ = [
     "task_from_folder",
 ]
 
+#: The headline metric of every task and result (nDCG@5); defined here, at the bottom of the package,
+#: and imported by the schema, the metrics and the reports.
+MAIN_METRIC = "ndcg_at_5"
+#: The evaluation protocol used when none is given (MTEB's, on the BEIR copies).
+DEFAULT_PROTOCOL = "beir"
 #: The three parts of a subset in the BEIR layout.
 PARTS = ("queries", "corpus", "qrels")
 #: Built-in collections and what they hold.
@@ -163,7 +168,7 @@ class TaskSpec(BaseModel):
     query_format: str = "unknown"
     mteb_name: str | None = None
     mteb_domains: tuple[str, ...] = ()
-    main_metric: str = "ndcg_at_5"
+    main_metric: str = MAIN_METRIC
     subsets: tuple[SubsetSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -46,14 +46,13 @@ def compare_command(
     such as max_pixels or vector type, dtype) unless --force; model id and revision may differ.
     """
     from jinavdr.errors import JinaVDRError, cli_message
-    from jinavdr.report.compare import compare, load_results
-    from jinavdr.report.format import metric_label
+    from jinavdr.report.compare import GateOptions, compare
+    from jinavdr.report.format import metric_label, points, signed
     from jinavdr.report.render.gate import render_markdown, render_refusal
+    from jinavdr.results.store import load_results
 
     try:
-        comparison = compare(
-            load_results(baseline),
-            load_results(candidate),
+        options = GateOptions(
             max_drop_points=max_drop,
             alpha=alpha,
             per_dataset=per_dataset,
@@ -65,6 +64,7 @@ def compare_command(
             n_resamples=n_resamples,
             seed=seed,
         )
+        comparison = compare(load_results(baseline), load_results(candidate), options)
     except JinaVDRError as exc:
         message = cli_message(exc)
         typer.echo(f"error: {message}", err=True)
@@ -78,7 +78,7 @@ def compare_command(
         verdict = "PASS" if comparison.passed else "FAIL"
         typer.echo(
             f"{verdict}: mean {metric_label(comparison.main_metric)} over {len(comparison.datasets)} datasets "
-            f"{o.baseline * 100:.2f} -> {o.candidate * 100:.2f} ({o.delta_points:+.2f} points)"
+            f"{points(o.baseline)} -> {points(o.candidate)} ({signed(o.delta_points)} points)"
         )
     else:
         print_comparison(comparison, report)

@@ -24,19 +24,17 @@ def export_command(
     from rich.console import Console
     from rich.markup import escape
 
-    from jinavdr.api import load_results
     from jinavdr.errors import JinaVDRError, UnknownNameError
+    from jinavdr.results.store import load_results
 
     console = Console(highlight=False)
     try:
         if fmt not in EXPORT_FORMATS:
             raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
-        files = [f for path in results for f in load_results(path)]
-        if not files:
-            raise JinaVDRError(f"no result files found in {', '.join(map(str, results))}")
+        files = load_results(results)
         if fmt == "model-index":
+            from jinavdr.catalogue.tasks import MAIN_METRIC
             from jinavdr.report.model_index import write_model_cards
-            from jinavdr.results.schema import MAIN_METRIC
 
             written = write_model_cards(files, out, model_name=model_name, metrics=metric or [MAIN_METRIC])
         else:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.cli._common import fail
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def _progress_events(console: Console) -> Any:
     )
 
     from jinavdr.execution.runner import Events
+    from jinavdr.report.format import points
 
     class RichEvents(Events):
         def __init__(self) -> None:
@@ -109,7 +111,7 @@ def _progress_events(console: Console) -> Any:
             if result.timings.pages_per_second:
                 extra = f", {result.timings.pages_per_second:.1f} pages/s"
             console.print(
-                f"[green]✓[/green] {escape(unit.key)}  nDCG@5 {100 * result.main_score:.2f}  "
+                f"[green]✓[/green] {escape(unit.key)}  nDCG@5 {points(result.main_score)}  "
                 f"[dim]({result.n_queries} queries, {result.n_pages} pages, {seconds:.1f}s{extra})[/dim]",
                 highlight=False,
             )
@@ -133,7 +135,9 @@ def _progress_events(console: Console) -> Any:
 
 
 def _score(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}"
+    from jinavdr.report.format import points
+
+    return "-" if value is None else points(value)
 
 
 def print_report(console: Console, report: RunReport, *, verbose: bool = False) -> None:
@@ -214,7 +218,7 @@ def run_command(
     formats: list[str] = typer.Option([], "--formats", help="Keep only datasets of these document formats.", rich_help_panel=_DATA),
     shard: str | None = typer.Option(None, "--shard", help="Run only part i of n (0-based, e.g. 3/8) of the selected subsets, balanced by expected page pixels: for job arrays.", rich_help_panel=_DATA),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Results root; files go to <root>/<model-slug>/<dataset>.json.", rich_help_panel=_RUN),
-    protocol: str = typer.Option("beir", "--protocol", help="beir (MTEB's, BEIR copies) or paper (jina-vdr's, QA copies).", rich_help_panel=_RUN),
+    protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", help="beir (MTEB's, BEIR copies) or paper (jina-vdr's, QA copies).", rich_help_panel=_RUN),
     k: int | None = typer.Option(None, "--k", help="Ranking depth per query (default 100; paper ranks every page).", rich_help_panel=_RUN),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Pages per model call (default 8 for image models, 32 for text models).", rich_help_panel=_RUN),
     query_batch_size: int | None = typer.Option(None, "--query-batch-size", help="Queries per model call (default 32).", rich_help_panel=_RUN),
@@ -251,22 +255,21 @@ def run_command(
             option, dtype=dtype, vector_type=vector_type, max_pixels=max_pixels, truncate_dim=truncate_dim,
             attn=attn, model_id=model_id, revision=revision,
         )
-        common: dict[str, Any] = dict(
-            results_dir=results_dir, protocol=protocol, k=k, use_cache=not no_cache, cache_dir=cache_dir,
-            strict=strict, languages=languages or None, domains=domains or None, formats=formats or None,
-            shard=shard, overwrite=overwrite, **model_options,
-        )
         from jinavdr import api
+        from jinavdr.execution.request import RunRequest
 
+        request = RunRequest(
+            model, tuple(tasks), results_dir=results_dir, protocol=protocol, k=k,
+            batch_size=batch_size, query_batch_size=query_batch_size, num_workers=num_workers, device=device,
+            allow_unpinned=allow_unpinned, use_cache=not no_cache, cache_dir=cache_dir, strict=strict,
+            languages=languages or None, domains=domains or None, formats=formats or None, shard=shard,
+            overwrite=overwrite, save_run=save_run, model_options=model_options,
+        )  # fmt: skip
         if dry_run:
-            print_plan(console, api.plan(model, tasks, device=device, **common))
+            print_plan(console, api.plan_request(request))
             return
         with _progress_events(console) as events:
-            report = api.run(
-                model, tasks, batch_size=batch_size, query_batch_size=query_batch_size,
-                num_workers=num_workers, device=device, allow_unpinned=allow_unpinned, save_run=save_run,
-                events=events, allow_failures=True, **common,
-            )
+            report = api.run_request(request, events=events, allow_failures=True)
     except JinaVDRError as exc:
         fail(exc, err)
     except KeyboardInterrupt:

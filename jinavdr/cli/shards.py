@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.cli._common import fail
 
 
@@ -18,7 +19,7 @@ def merge_command(
     languages: list[str] = typer.Option([], "--languages", help="Language filter the shards used."),
     domains: list[str] = typer.Option([], "--domains", help="Domain filter the shards used."),
     formats: list[str] = typer.Option([], "--formats", help="Format filter the shards used."),
-    protocol: str = typer.Option("beir", "--protocol", help="Protocol the shards used (beir or paper)."),
+    protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", help="Protocol the shards used (beir or paper)."),
     require_complete: bool = typer.Option(False, "--require-complete", help="Exit with code 1 when a selected "
                                           "subset is missing."),
 ) -> None:

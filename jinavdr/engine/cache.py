@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jinavdr.errors import ResultsError
+from jinavdr.results.store import write_atomic
+
 if TYPE_CHECKING:
     import torch
 
@@ -209,8 +212,8 @@ class EmbeddingCache:
             return
         payload = {"key": model_key, "slug": slug, "settings": settings, **({"base": base} if base else {})}
         try:
-            _atomic_write(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
-        except OSError as exc:
+            write_atomic(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
+        except (OSError, ResultsError) as exc:
             warnings.warn(f"cannot write {path} ({exc.strerror or exc}); `jinavdr cache info` will not show these "
                           "settings", CacheWarning, stacklevel=2)
 
@@ -232,8 +235,8 @@ class EmbeddingCache:
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{_SUFFIX}"
         path = self._role_dir(model_key, role) / name
         try:
-            _atomic_write(path, save(tensors, metadata=meta))
-        except OSError as exc:  # disk full, read-only: the run goes on, these items are encoded next time
+            write_atomic(path, save(tensors, metadata=meta))
+        except (OSError, ResultsError) as exc:  # disk full, read-only: the run goes on, these items are encoded next time
             warnings.warn(f"cannot write cache shard {path} ({exc.strerror or exc}); {len(keys)} embeddings are not "
                           "cached. Free space, or use --cache-dir / --no-cache.", CacheWarning, stacklevel=2)
             return None
@@ -532,17 +535,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

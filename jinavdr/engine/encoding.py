@@ -63,7 +63,7 @@ class EncodeStats:
         return self.encoded / self.seconds if self.encoded and self.seconds > 0 else None
 
 
-def model_key_of(encoder: Any) -> str:
+def model_key_of(encoder: Encoder) -> str:
     """Cache key from ``encoder.settings()`` (used when the caller passes no ``ModelSpec``)."""
     import hashlib
     import json
@@ -72,7 +72,7 @@ def model_key_of(encoder: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _cache_key(encoder: Any, cache: EmbeddingCache | None, model: ModelSpec | str | None) -> str | None:
+def _cache_key(encoder: Encoder, cache: EmbeddingCache | None, model: ModelSpec | str | None) -> str | None:
     """The cache key: ``model`` itself (a key string), :func:`~jinavdr.engine.cache.adapter_key` of
     ``ModelSpec.cache_key(encoder.device)`` and ``encoder.settings()``, or, without ``model``, a
     digest of ``encoder.settings()``. The settings (and slug) are recorded for ``jinavdr cache info``."""

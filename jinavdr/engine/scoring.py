@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jinavdr.errors import UnknownNameError
+from jinavdr.models.device import resolve_device
 from jinavdr.models.ranking import Run, trec_tie_order
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def scoring_settings(similarity: str, device: str | torch.device | None = None, 
 
     from jinavdr.engine import maxsim_kernel
 
-    dev = resolve_device(device)
+    # a record describes the device it is given (a GPU run's record may be built anywhere)
+    dev = resolve_device(None) if device is None else torch.device(device)
     out = {
         "similarity": similarity,
         "scoring_device": dev.type,
@@ -99,15 +101,6 @@ def scoring_settings(similarity: str, device: str | torch.device | None = None, 
         out["maxsim_kernel"] = (f"bf16 inputs when exact (fp32 accumulation), blocks {maxsim_kernel.BLOCK_M}x"
                                 f"{maxsim_kernel.BLOCK_N}; else fp32")
     return out
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None`` means CUDA when available, else CPU."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass

@@ -39,7 +39,6 @@ def write_run(path: Path, run: Run, tag: str) -> Path:
     from jinavdr.results.store import write_atomic
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, "".join(line + "\n" for line in run_lines(run, tag)))
     return path
 

@@ -1,23 +1,41 @@
-"""Aggregation of scores: subset -> dataset -> benchmark, and means per group, with explicit coverage.
+"""The one averaging module: how scores are averaged, weighted and tested, for the leaderboard and the gate.
 
-Pure functions over plain data (``{key: score}`` mappings, scores as fractions), so the leaderboard can
-use them on result files without importing a model or a dataset. Rules:
+Pure functions over plain data (``{key: score}`` mappings, scores as fractions), so the report layer
+uses them on result files without importing a model or a dataset. Rules:
 
 * dataset score = unweighted mean over its language subsets;
 * benchmark score = unweighted mean over datasets (the paper's rule: a multilingual dataset counts once);
 * group means (domain, document format, query format, language) = unweighted mean over the members;
-* a mean knows which keys it covers and which it should: a partial mean is labelled
-  (``"73.98 (41/43)"``) and :func:`difference` refuses to compare means of different coverage.
+* a mean knows which keys it covers and which it should: a partial mean is shown with its coverage
+  (``"73.98 (41/43)"``, :func:`jinavdr.report.format.mean_label`) and :func:`difference` refuses to
+  compare means of different coverage.
   A dataset with missing subsets counts as missing one level up.
+* per-query weighting: a query weighs ``1 / (#datasets x #subsets of its dataset x #queries of its
+  subset)``, so the weighted per-query values sum to the mean over datasets and a paired test of the
+  weighted differences tests exactly the reported difference of means (:func:`paired_test`);
+* paired significance: the sign-flip randomisation test of :mod:`jinavdr.evaluation.stats` on those
+  weighted differences, Holm-adjusted across a family (``holm_bonferroni``, re-exported here);
+  confidence intervals: a bootstrap over queries stratified by subset, averaged as the score is
+  (:func:`stratified_bootstrap_ci`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from jinavdr.errors import ResultsError
+from jinavdr.evaluation.stats import bootstrap_means, holm_bonferroni, paired_randomization_test
+
+__all__ = [
+    "Mean", "PairedQueries", "benchmark_mean", "comparable", "dataset_means", "difference", "group_means",
+    "holm_bonferroni", "mean", "mean_of", "pair_queries", "paired_test", "stratified_bootstrap_ci",
+    "weighted_differences",
+]  # fmt: skip
 
 Score = float
 
@@ -46,10 +64,13 @@ class Mean:
     def missing(self) -> list[str]:
         return sorted(self.expected - self.covered)
 
-    def label(self, *, scale: float = 100.0, digits: int = 2) -> str:
-        """``"80.55"`` when complete, ``"73.98 (41/43)"`` when partial, ``"n/a (0/43)"`` when empty."""
-        shown = "n/a" if self.value is None else f"{self.value * scale:.{digits}f}"
-        return shown if self.complete else f"{shown} ({self.n}/{self.n_expected})"
+
+def mean(values: Iterable[float]) -> float:
+    """The unweighted mean of scores (exactly rounded sum); a ValueError for no values."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("the mean of no values is undefined")
+    return math.fsum(values) / len(values)
 
 
 def mean_of(scores: Mapping[str, Score | Mean], expected: Iterable[str] | None = None) -> Mean:
@@ -111,7 +132,8 @@ def difference(a: Mean, b: Mean) -> float:
     if not comparable(a, b):
         only_a, only_b = sorted(a.covered - b.covered), sorted(b.covered - a.covered)
         raise ResultsError(
-            f"cannot compare {a.label()} with {b.label()}: they average different items "
+            f"cannot compare a mean over {a.n} of {a.n_expected} items with one over {b.n} of {b.n_expected}: "
+            "they average different items "
             f"(only in the first: {_short(only_a)}; only in the second: {_short(only_b)}). "
             "Run the missing tasks, or compare over the common items only."
         )
@@ -129,3 +151,95 @@ def _short(keys: list[str], shown: int = 8) -> str:
     if not keys:
         return "none"
     return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-query weighting and paired tests
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairedQueries:
+    """Per-query values of one subset for two systems ``a`` (baseline, best) and ``b``, aligned by query."""
+
+    dataset: str
+    subset: str
+    query_ids: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    a_only: int = 0  # queries only ``a`` has a value for
+    b_only: int = 0
+
+    @property
+    def differences(self) -> np.ndarray:
+        return self.b - self.a
+
+
+def pair_queries(dataset: str, subset: str, a: Mapping[str, float], b: Mapping[str, float]) -> PairedQueries | None:
+    """The queries both sides have values for, in ``a``'s order (None when they share none)."""
+    common = tuple(q for q in a if q in b)
+    if not common:
+        return None
+    return PairedQueries(
+        dataset, subset, common,
+        np.array([a[q] for q in common], dtype=np.float64), np.array([b[q] for q in common], dtype=np.float64),
+        a_only=len(a) - len(common), b_only=len(b) - len(common),
+    )  # fmt: skip
+
+
+def weighted_differences(pairs: Sequence[PairedQueries]) -> np.ndarray:
+    """``b - a`` per query, weighted as the query weighs in the mean over the datasets of ``pairs``.
+
+    A query of subset ``s`` of dataset ``d`` weighs ``1 / (#subsets of d x #queries of s) / #datasets``,
+    so the sum is the difference of the two means (datasets and subsets counted from ``pairs``).
+    """
+    by_dataset: dict[str, list[PairedQueries]] = {}
+    for pair in pairs:
+        by_dataset.setdefault(pair.dataset, []).append(pair)
+    if not by_dataset:
+        return np.empty(0)
+    parts = [
+        p.differences / (len(group) * p.differences.size) / len(by_dataset)
+        for group in by_dataset.values()
+        for p in group
+    ]
+    return np.concatenate(parts)
+
+
+def paired_test(pairs: Sequence[PairedQueries], *, n_resamples: int = 10_000, seed: int = 0) -> tuple[float | None, int]:
+    """Two-sided p-value that the weighted mean difference of ``pairs`` is 0, and the queries tested.
+
+    ``(None, 0)`` without pairs. The sign-flip test runs on the weighted differences
+    (:func:`weighted_differences`), so the tested statistic is the reported difference of means.
+    """
+    d = weighted_differences(pairs)
+    if not d.size:
+        return None, 0
+    n = d.size
+    return paired_randomization_test(np.zeros(n), d * n, n_resamples=n_resamples, seed=seed), n
+
+
+def stratified_bootstrap_ci(
+    per_query: Mapping[str, Mapping[str, Mapping[str, float]]],
+    *,
+    n_resamples: int = 1_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over datasets, ``{dataset: {subset: {query id: value}}}``.
+
+    Each subset's queries (in id order) are resampled with replacement, seeded by ``seed`` and the
+    subset's name, then averaged subset -> dataset -> benchmark as the score is. It measures how much
+    the score depends on the sampled queries, for a fixed set of datasets.
+    """
+    total = np.zeros(n_resamples, dtype=np.float64)
+    for dataset, subsets in per_query.items():
+        means = np.zeros(n_resamples, dtype=np.float64)
+        for subset, values in subsets.items():
+            arr = np.array([values[q] for q in sorted(values)], dtype=np.float64)
+            means += bootstrap_means(arr, n_resamples, [seed, zlib.crc32(f"{dataset}/{subset}".encode())])
+        total += means / len(subsets)
+    total /= len(per_query)
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(total, [tail, 1.0 - tail])
+    return float(lo), float(hi)

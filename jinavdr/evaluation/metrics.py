@@ -26,11 +26,11 @@ from operator import itemgetter
 import numpy as np
 
 from jinavdr.catalogue.dataset import Qrels
+from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import DataError
 from jinavdr.models.ranking import Run, trec_tie_order
 
 K_VALUES: tuple[int, ...] = (1, 3, 5, 10, 20, 100)
-MAIN_METRIC = "ndcg_at_5"
 #: our metric family -> trec_eval measure name
 TREC_MEASURES = {
     "ndcg": "ndcg_cut",

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from jinavdr.catalogue.dataset import Qrels
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL
 from jinavdr.errors import ArgumentError, UnknownNameError
 from jinavdr.evaluation.metrics import K_VALUES, Evaluation, evaluate
 from jinavdr.models.ranking import Run, trec_tie_order
@@ -298,7 +299,6 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
         mrr_ties="corpus",
     ),
 }
-DEFAULT_PROTOCOL = "beir"
 
 
 def get_protocol(name: str = DEFAULT_PROTOCOL) -> EvaluationProtocol:

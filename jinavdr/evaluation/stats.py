@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "bootstrap_ci",
+    "bootstrap_means",
     "holm_bonferroni",
     "paired_bootstrap_ci",
     "paired_randomization_test",
@@ -116,8 +117,9 @@ def paired_randomization_test(
     return (1 + hits) / (1 + n_resamples)
 
 
-def _bootstrap_means(values: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """Means of ``n_resamples`` samples of ``values`` drawn with replacement (same size)."""
+def bootstrap_means(values: np.ndarray, n_resamples: int, seed: int | Sequence[int]) -> np.ndarray:
+    """Means of ``n_resamples`` samples of ``values`` drawn with replacement (same size), in bounded
+    chunks; ``seed`` seeds ``numpy.random.default_rng`` (an int or a sequence of ints)."""
     n = values.size
     rng = np.random.default_rng(seed)
     rows = _rows_per_chunk(n)
@@ -156,7 +158,7 @@ def bootstrap_ci(
     _check_resamples(n_resamples)
     _check_confidence(confidence)
     v = _as_vector(values, "values")
-    return _percentile_interval(_bootstrap_means(v, n_resamples, seed), confidence)
+    return _percentile_interval(bootstrap_means(v, n_resamples, seed), confidence)
 
 
 def paired_bootstrap_ci(
@@ -175,7 +177,7 @@ def paired_bootstrap_ci(
     _check_resamples(n_resamples)
     _check_confidence(confidence)
     d = _differences(a, b)
-    return _percentile_interval(_bootstrap_means(d, n_resamples, seed), confidence)
+    return _percentile_interval(bootstrap_means(d, n_resamples, seed), confidence)
 
 
 def holm_bonferroni(pvalues: Sequence[float]) -> list[float]:

@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.execution.runner import Events, Failure, WorkUnit
-from jinavdr.results.schema import MAIN_METRIC, SubsetResult
+from jinavdr.results.schema import SubsetResult
 
 __all__ = ["TqdmEvents", "in_notebook", "wants_progress"]
 

@@ -15,6 +15,7 @@ Everything outside the loop (loading data, encoding, ranking, evaluating) is rea
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -23,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jinavdr.catalogue.dataset import Subset
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL, MAIN_METRIC
 from jinavdr.errors import DataError, JinaVDRError, ResultsError
 from jinavdr.models.ranking import Run
 from jinavdr.results.manifest import Environment, PeakMemory, build_manifest, now_iso
 from jinavdr.results.schema import (
-    MAIN_METRIC,
     CacheStats,
     Manifest,
     PerQuery,
@@ -35,7 +36,15 @@ from jinavdr.results.schema import (
     SubsetResult,
     Timings,
 )
-from jinavdr.results.store import COMPARED_FIELDS, ResultStore, check_compatible
+from jinavdr.results.store import ResultStore, check_compatible
+
+if TYPE_CHECKING:
+    from jinavdr.catalogue.tasks import SubsetSpec, TaskSpec
+    from jinavdr.models.base import Encoder, Searcher
+    from jinavdr.models.registry import ModelSpec
+
+    #: What a backend loads: an encoder (embeddings scored here) or a searcher (ranks by itself).
+    Adapter = Encoder | Searcher
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,8 +60,8 @@ class WorkUnit:
 
     dataset: str
     subset: str
-    task: Any  # the catalogue's TaskSpec (opaque here; passed back to the backend)
-    subset_spec: Any  # its SubsetSpec
+    task: TaskSpec
+    subset_spec: SubsetSpec
     repo: str = ""
     revision: str | None = None
     expected_queries: int | None = None
@@ -82,11 +91,12 @@ DEFAULT_PAGE_BATCH = {"image": 8, "text": 32}
 DEFAULT_QUERY_BATCH = 32
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
-    """Evaluation options of one run (adapter options live in the model spec)."""
+    """Evaluation options of one run (adapter options live in the model spec); built by
+    :meth:`jinavdr.execution.request.RunRequest.run_options` and never changed afterwards."""
 
-    protocol: str = "beir"
+    protocol: str = DEFAULT_PROTOCOL
     k: int | None = 100  # ranking depth; None = the whole corpus
     batch_size: int | None = None  # pages
     query_batch_size: int | None = None
@@ -149,7 +159,7 @@ class Backend(Protocol):
         ...
 
     def encode(
-        self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
+        self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None],
     ) -> Run:
         """Encode (or search) and rank; fills ``timings`` (encoding, scoring) and ``cache``."""
@@ -373,11 +383,12 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - an adapter's own failure, shown as a message
             raise JinaVDRError(f"model {self.model.name!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
         if self.options.batch_size is None and getattr(adapter, "page_input", "") == "text":
-            self.options.batch_size = DEFAULT_PAGE_BATCH["text"]
+            # the runner's own copy: the caller's options are never changed
+            self.options = dataclasses.replace(self.options, batch_size=DEFAULT_PAGE_BATCH["text"])
         self.scoring = scoring_record(adapter, self.env.device)
         return adapter
 
-    def _run_units(self, adapter: Any, todo: Sequence[WorkUnit], report: RunReport) -> None:
+    def _run_units(self, adapter: Adapter, todo: Sequence[WorkUnit], report: RunReport) -> None:
         written: set[str] = set()  # datasets written by this run (an --overwrite replaces a file once)
         for i, unit in enumerate(todo):
             self.events.unit_started(unit, i, len(todo))
@@ -397,7 +408,7 @@ class Runner:
             report.completed.append(unit)
             self.events.unit_finished(unit, result)
 
-    def _run_unit(self, adapter: Any, unit: WorkUnit, *, replace: bool) -> SubsetResult:
+    def _run_unit(self, adapter: Adapter, unit: WorkUnit, *, replace: bool) -> SubsetResult:
         opts = self.options
         timings = Timings()
         cache = CacheStats()
@@ -473,7 +484,7 @@ class Runner:
 # The real backend: registry, data loaders, embedding cache, scoring, protocols
 # --------------------------------------------------------------------------------------------------
 
-def model_info_from_spec(spec: Any) -> ModelInfo:
+def model_info_from_spec(spec: ModelSpec) -> ModelInfo:
     """What is known of a :class:`~jinavdr.models.registry.ModelSpec` before loading it."""
     settings = spec.settings()
     if getattr(spec, "code_fingerprint", None):
@@ -489,10 +500,10 @@ def model_info_from_spec(spec: Any) -> ModelInfo:
 CODE_SETTING = "adapter_code_sha256"
 
 
-def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
+def scoring_record(adapter: Adapter, device: str) -> dict[str, Any]:
     """``{"scoring": scoring_settings(...)}`` for an adapter whose embeddings :func:`jinavdr.engine.scoring.rank`
     scores on ``device``; ``{}`` for a searcher that ranks by itself. Recorded in the manifest's
-    ``run_options`` for information, never compared (:data:`jinavdr.results.store.UNCOMPARED_RUN_OPTIONS`)."""
+    ``run_options`` for information, never compared (:data:`jinavdr.results.identity.UNCOMPARED_RUN_OPTIONS`)."""
     from jinavdr.engine.scoring import scoring_settings
     from jinavdr.models.base import Searcher
 
@@ -502,7 +513,7 @@ def scoring_record(adapter: Any, device: str) -> dict[str, Any]:
     return {"scoring": scoring_settings(similarity, device)}
 
 
-def complete_model_info(info: ModelInfo, adapter: Any) -> ModelInfo:
+def complete_model_info(info: ModelInfo, adapter: Adapter) -> ModelInfo:
     """``info`` with the adapter's own ``settings()`` (which may add what it resolved at load time)."""
     settings = dict(adapter.settings())
     if CODE_SETTING in info.settings:
@@ -579,7 +590,7 @@ def is_lexical(adapter: Any) -> bool:
 class DefaultBackend:
     """The backend ``jinavdr run`` uses: registry adapters, the task loaders, cache and scorer."""
 
-    def __init__(self, spec: Any, *, device: str, allow_unpinned: bool = False) -> None:
+    def __init__(self, spec: ModelSpec, *, device: str, allow_unpinned: bool = False) -> None:
         self.spec = spec
         self.device = device
         self.allow_unpinned = allow_unpinned
@@ -651,7 +662,7 @@ class DefaultBackend:
         return encode_queries, encode_pages
 
     def encode(
-        self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
+        self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None],
     ) -> Run:
         depth = protocol_depth(options)
@@ -666,7 +677,7 @@ class DefaultBackend:
         return self._encode_and_rank(model, subset, options, timings, cache, progress, depth)
 
     def _encode_and_rank(
-        self, model: Any, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
+        self, model: Adapter, subset: Subset, options: RunOptions, timings: Timings, cache: CacheStats,
         progress: Callable[[str, int, int], None], depth: int | None,
     ) -> Run:
         from jinavdr.engine.scoring import rank
@@ -724,7 +735,6 @@ class DefaultBackend:
 
 
 __all__ = [
-    "COMPARED_FIELDS",
     "Backend",
     "DefaultBackend",
     "DatasetScore",

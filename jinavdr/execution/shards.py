@@ -20,7 +20,6 @@ nothing is written until every input has been checked.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +212,7 @@ def _write(group: _Group, out: Path) -> Path:
         file_lock,
         read_result_file,
         remove_stale_temp_files,
+        write_atomic,
         write_result_file,
     )
 
@@ -234,10 +234,7 @@ def _write(group: _Group, out: Path) -> Path:
     for rel, source in group.run_files.items():
         target = path.parent / rel
         if target.resolve() != source.resolve():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.merge.tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(target)
+            write_atomic(target, source.read_bytes())
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -72,15 +71,6 @@ class Run:
                 indices[qi, r] = position[doc]
                 scores[qi, r] = score
         return Run(query_ids, doc_ids, indices, scores)
-
-    def write_trec(self, path: str | Path, *, tag: str = "jinavdr") -> Path:
-        """Write a TREC run file (``qid Q0 docid rank score tag``); returns the path."""
-        path = Path(path)
-        with path.open("w", encoding="utf-8") as fh:
-            for qi, qid in enumerate(self.query_ids):
-                for r, (doc, score) in enumerate(self.ranking(qi), start=1):
-                    fh.write(f"{qid} Q0 {doc} {r} {score!r} {tag}\n")
-        return path
 
 
 def trec_tie_order(doc_ids: Sequence[str]) -> np.ndarray:

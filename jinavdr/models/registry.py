@@ -67,6 +67,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jinavdr.errors import JinaVDRError, MissingDependencyError, UnknownNameError, install_hint
+from jinavdr.models.device import check_device, resolve_device
 
 ENTRY_POINT_GROUP = "jinavdr.models"
 PREFIXES = ("st:", "mteb:", "python:")
@@ -558,6 +559,14 @@ def names() -> list[str]:
     return [e.name for e in ENTRIES] + sorted(_entry_points())
 
 
+def factory_defaults(factory: str) -> Mapping[str, Any]:
+    """The option defaults the named entries declare for the adapter ``factory`` (the first entry's;
+    empty for an adapter no entry names). Adapters read their defaults here, never from their own
+    class attributes, so each default is declared once: in its registry entry."""
+    entry = next((e for e in ENTRIES if e.factory == factory), None)
+    return MappingProxyType(dict(entry.options)) if entry is not None else MappingProxyType({})
+
+
 def get_entry(name: str) -> ModelEntry:
     """The named entry for ``name`` or one of its aliases (case-insensitive)."""
     entry = _entries_by_name().get(name.lower())
@@ -820,28 +829,6 @@ def is_pinned(spec: ModelSpec) -> bool:
     return _exists(Path(spec.model_id).expanduser())
 
 
-def _check_device(device: str) -> None:
-    if not device.startswith("cuda"):
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise JinaVDRError(
-            f"device {device!r} was asked for but CUDA is not available here "
-            f"(torch {torch.__version__}, cuda build: {torch.version.cuda}). "
-            "Use --device cpu, or install a CUDA build of torch on a machine with a GPU."
-        )
-    _, _, index = device.partition(":")
-    if index and int(index) >= torch.cuda.device_count():
-        raise JinaVDRError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def import_factory(path: str) -> Callable[..., Any]:
     """Import ``"package.module:Attr"``; a bad path is a clear error."""
     module_name, _, attr = path.partition(":")
@@ -881,8 +868,8 @@ def load(spec: ModelSpec, *, device: str | None = None, allow_unpinned: bool = F
             "or --allow-unpinned (allow_unpinned=True) to run whatever the repository holds now "
             "(the result file then records unpinned_remote_code)."
         )
-    device = device or default_device()
-    _check_device(device)
+    device = device or str(resolve_device(None))
+    check_device(device)  # a GPU asked for but absent fails here, before anything is loaded
     try:
         factory = import_factory(spec.factory)
         adapter = factory(spec, device)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jinavdr.errors import MissingDependencyError
-from jinavdr.report.format import metric_label
+from jinavdr.report.format import in_points, metric_label, to_points
 from jinavdr.report.frames import language_label
 from jinavdr.report.leaderboard import Leaderboard
 
@@ -138,22 +138,22 @@ def _draw_panel(ax: Any, panel: Panel, board: Leaderboard) -> None:
     from matplotlib.patches import Patch
 
     ypos = list(range(len(panel.bars)))[::-1]
-    values = [b.value * 100 for b in panel.bars]
+    values = [to_points(b.value) for b in panel.bars]
     colours = [_REFERENCE if b.reference else _MEASURED for b in panel.bars]
     ax.barh(ypos, values, color=colours, height=0.6)
     ends = {}
     with_ci = [(y, b) for y, b in zip(ypos, panel.bars, strict=True) if b.ci is not None]
     if with_ci:
         ax.errorbar(
-            [b.value * 100 for _, b in with_ci],
+            [to_points(b.value) for _, b in with_ci],
             [y for y, _ in with_ci],
-            xerr=[[max(0.0, (b.value - b.ci[0]) * 100) for _, b in with_ci],  # type: ignore[index]
-                  [max(0.0, (b.ci[1] - b.value) * 100) for _, b in with_ci]],  # type: ignore[index]
+            xerr=[[max(0.0, to_points(b.value - b.ci[0])) for _, b in with_ci],  # type: ignore[index]
+                  [max(0.0, to_points(b.ci[1] - b.value)) for _, b in with_ci]],  # type: ignore[index]
             fmt="none", ecolor="#333333", capsize=3, linewidth=1,
         )
-        ends = {y: b.ci[1] * 100 for y, b in with_ci}  # type: ignore[index]
+        ends = {y: to_points(b.ci[1]) for y, b in with_ci}  # type: ignore[index]
     for y, v in zip(ypos, values, strict=True):
-        ax.text(max(ends.get(y, v), v) + 1.0, y, f"{v:.2f}", fontsize=8, va="center")
+        ax.text(max(ends.get(y, v), v) + 1.0, y, in_points(v), fontsize=8, va="center")
     ax.set_yticks(ypos, [b.label + (" [paper]" if b.reference and "[paper]" not in b.label else "")
                          for b in panel.bars])
     ax.set_xlim(0, 110)
@@ -212,7 +212,7 @@ def heatmap_cells(board: Leaderboard) -> tuple[list[str], list[str], list[list[s
             if cell.value is None:
                 line.append(None)
             elif cell.complete:
-                line.append(cell.value * 100)
+                line.append(to_points(cell.value))
             else:
                 line.append(f"{cell.n}/{cell.expected}")
         if any(c is not None for c in line):

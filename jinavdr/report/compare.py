@@ -5,15 +5,15 @@ Rules (documented for users in ``docs/regression-gate.md``):
 - **What is compared**: datasets present on both sides, and within them the subsets present on both
   sides. A dataset's score is the unweighted mean over its common subsets; the headline is the
   unweighted mean over common datasets. Everything present on one side only is listed in the report.
-- **Settings**: the two sides must share every *evaluation setting* (:func:`setting_differences`):
-  protocol, main metric, dataset repo and revision, dtype, every model option recorded in
-  ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...; not
-  the informational ``scoring`` record, :data:`jinavdr.results.store.UNCOMPARED_RUN_OPTIONS`). Local
-  data (a folder, the sample) is identified by its content revision (``sha256:...``), not its path. Model
-  identity (adapter, model id, revision, slug) and the environment (versions, device, batch sizes)
-  are shown but never compared. A difference raises :class:`SettingsMismatchError` (exit code 2)
-  unless ``force``.
-- **Tests**: a paired sign-flip randomisation test (:func:`jinavdr.evaluation.stats.paired_randomization_test`)
+- **Settings**: the two sides must share every *evaluation setting*
+  (:func:`jinavdr.results.identity.evaluation_settings`, the rule resume and merge use too, less the
+  model identity): protocol, main metric, dataset repo and revision, dtype, every model option recorded
+  in ``manifest.settings`` and every run option in ``manifest.run_options`` (ranking depth, ...; not
+  the informational ``scoring`` record). Local data (a folder, the sample) is identified by its
+  content revision (``sha256:...``), not its path. Model identity (adapter, model id, revision, slug)
+  and the environment (versions, device, batch sizes) are shown but never compared. A difference
+  raises :class:`SettingsMismatchError` (exit code 2) unless ``force``.
+- **Tests**: a paired sign-flip randomisation test (:func:`jinavdr.evaluation.aggregate.paired_test`)
   on per-query main-metric values, pairing by (subset, query id). Each query's difference is weighted
   as it weighs in the reported mean (``1 / (#subsets x #queries of its subset)`` for a dataset, divided
   again by #datasets for the headline), so the tested statistic *is* the reported delta. Dataset
@@ -33,17 +33,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ArgumentError, ResultsError
-from jinavdr.evaluation.stats import holm_bonferroni, paired_randomization_test
-from jinavdr.report.format import p_phrase
+from jinavdr.evaluation.aggregate import PairedQueries, holm_bonferroni, mean, pair_queries, paired_test
+from jinavdr.report.format import in_points, p_phrase, to_points
+from jinavdr.results.identity import differences, evaluation_settings
 from jinavdr.results.schema import ResultFile, SubsetResult
-from jinavdr.results.store import UNCOMPARED_RUN_OPTIONS, iter_result_paths, read_result_file
 from jinavdr.results.validate import validate_result
 
 if TYPE_CHECKING:
@@ -58,20 +57,9 @@ __all__ = [
     "SettingsMismatchError",
     "SubsetComparison",
     "compare",
-    "load_results",
-    "portable_repo",
     "setting_differences",
 ]
 
-#: Keys of ``manifest.settings`` that name the model rather than how it is evaluated: never compared
-#: (``commit``, ``resolved_revision``, ``base_revision``: the checkpoint revisions adapters resolve).
-MODEL_IDENTITY_KEYS: frozenset[str] = frozenset(
-    {"adapter", "model_id", "revision", "model_revision", "commit", "resolved_revision", "base_revision"}
-)
-#: Manifest fields compared as a whole (besides ``settings.*`` and ``run_options.*`` key by key).
-COMPARED_MANIFEST_FIELDS: tuple[str, ...] = ("protocol", "dataset_repo", "dataset_revision", "dtype")
-#: ``dataset_repo`` as compared for local data with a content revision: the folder may be anywhere.
-LOCAL_DATA = "local folder"
 #: Slack (in points) when testing "drop beyond tolerance", so float noise never fails a gate.
 _POINTS_EPS = 1e-9
 
@@ -136,21 +124,6 @@ class SettingDifference:
 
 
 @dataclass(frozen=True)
-class PairedQueries:
-    """Per-query main-metric values of one subset, aligned by query id."""
-
-    query_ids: tuple[str, ...]
-    baseline: np.ndarray
-    candidate: np.ndarray
-    baseline_only: int
-    candidate_only: int
-
-    @property
-    def differences(self) -> np.ndarray:
-        return self.candidate - self.baseline
-
-
-@dataclass(frozen=True)
 class SubsetComparison:
     dataset: str
     subset: str
@@ -165,7 +138,7 @@ class SubsetComparison:
     @property
     def delta_points(self) -> float:
         """Candidate minus baseline, in points (x100; ``baseline``/``candidate`` are fractions)."""
-        return (self.candidate - self.baseline) * 100.0
+        return to_points(self.candidate - self.baseline)
 
     @property
     def name(self) -> str:
@@ -188,7 +161,7 @@ class MeanComparison:
     @property
     def delta_points(self) -> float:
         """Candidate minus baseline, in points (x100; ``baseline``/``candidate`` are fractions)."""
-        return (self.candidate - self.baseline) * 100.0
+        return to_points(self.candidate - self.baseline)
 
 
 @dataclass(frozen=True)
@@ -244,19 +217,6 @@ class Comparison:
 # --------------------------------------------------------------------------------------------------
 
 
-def load_results(paths: Path | str | Sequence[Path | str]) -> list[ResultFile]:
-    """Result files from files or folders (searched recursively, ``runs/`` and dot-files skipped)."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files: list[ResultFile] = []
-    for path in paths:
-        found = iter_result_paths(Path(path))
-        if not found:
-            raise ResultsError(f"no result files (*.json) under {path}; pass a result file or a results folder.")
-        files.extend(read_result_file(p) for p in found)
-    return files
-
-
 def _by_dataset(results: Iterable[ResultFile], side: str) -> dict[str, ResultFile]:
     out: dict[str, ResultFile] = {}
     for rf in results:
@@ -275,50 +235,10 @@ def _by_dataset(results: Iterable[ResultFile], side: str) -> dict[str, ResultFil
 # --------------------------------------------------------------------------------------------------
 
 
-def _norm(value: Any) -> Any:
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def evaluation_settings(rf: ResultFile) -> dict[str, Any]:
-    """The settings of a result file that must match between baseline and candidate (flat names)."""
-    m = rf.manifest
-    out: dict[str, Any] = {"main_metric": rf.main_metric}
-    for name in COMPARED_MANIFEST_FIELDS:  # the manifest's protocol is the one the store writes
-        out[name] = getattr(m, name)
-    out["dataset_repo"] = portable_repo(m.dataset_repo, m.dataset_revision)
-    for key, value in m.settings.items():
-        if key not in MODEL_IDENTITY_KEYS:
-            out[f"settings.{key}"] = value
-    for key, value in m.run_options.items():
-        if key not in UNCOMPARED_RUN_OPTIONS:  # recorded for information (the scorer's device grid)
-            out[f"run_options.{key}"] = value
-    return {k: _norm(v) for k, v in out.items()}
-
-
-_ABSENT = "<absent>"
-
-
-def portable_repo(repo: str, revision: str | None = None) -> str:
-    """``dataset_repo`` as compared: what identifies the data independently of the machine.
-
-    Local data with a content revision (``sha256:...``) is :data:`LOCAL_DATA`: its path depends on the
-    machine (a CI checkout is elsewhere than a developer's) and the revision already proves the content
-    equal. A Hub id is kept as is; a local folder recorded without a content revision (older files) is
-    compared by its folder name only.
-    """
-    if is_content_revision(revision):
-        return LOCAL_DATA
-    return f"local:{Path(repo).name}" if Path(repo).is_absolute() else repo
-
-
 def setting_differences(baseline: ResultFile, candidate: ResultFile) -> list[tuple[str, Any, Any]]:
-    """``(setting, baseline value, candidate value)`` for each evaluation setting that differs."""
-    a, b = evaluation_settings(baseline), evaluation_settings(candidate)
-    return [
-        (key, a.get(key, _ABSENT), b.get(key, _ABSENT))
-        for key in sorted(set(a) | set(b))
-        if a.get(key, _ABSENT) != b.get(key, _ABSENT)
-    ]
+    """``(setting, baseline value, candidate value)`` for each evaluation setting that differs, by name."""
+    found = differences(evaluation_settings(baseline), evaluation_settings(candidate))
+    return sorted(found, key=lambda d: d[0])
 
 
 def _changed_content_hint(differences: Sequence[SettingDifference]) -> str:
@@ -358,25 +278,15 @@ def _collect_differences(pairs: dict[str, tuple[ResultFile, ResultFile]]) -> lis
 # --------------------------------------------------------------------------------------------------
 
 
-def _pair(b: SubsetResult, c: SubsetResult, metric: str) -> tuple[PairedQueries | None, str | None]:
+def _pair(dataset: str, b: SubsetResult, c: SubsetResult, metric: str) -> tuple[PairedQueries | None, str | None]:
     for side, sub in (("baseline", b), ("candidate", c)):
         pq = sub.per_query
         if pq is None or not pq.values:
             return None, f"no per-query values in the {side}"
         if pq.metric != metric:
             return None, f"the {side}'s per-query values are {pq.metric}, not {metric}"
-    bd, cd = b.per_query.as_dict(), c.per_query.as_dict()  # type: ignore[union-attr]
-    common = tuple(q for q in bd if q in cd)
-    if not common:
-        return None, "no query id in common"
-    paired = PairedQueries(
-        query_ids=common,
-        baseline=np.array([bd[q] for q in common], dtype=np.float64),
-        candidate=np.array([cd[q] for q in common], dtype=np.float64),
-        baseline_only=len(bd) - len(common),
-        candidate_only=len(cd) - len(common),
-    )
-    return paired, None
+    paired = pair_queries(dataset, b.subset, b.per_query.as_dict(), c.per_query.as_dict())  # type: ignore[union-attr]
+    return (None, "no query id in common") if paired is None else (paired, None)
 
 
 def _changes(b: SubsetResult, c: SubsetResult, paired: PairedQueries | None, tol: float) -> tuple[str, ...]:
@@ -396,8 +306,8 @@ def _changes(b: SubsetResult, c: SubsetResult, paired: PairedQueries | None, tol
         moved = np.abs(paired.differences) > tol
         if moved.any():
             out.append(f"per-query {b.per_query.metric} of {int(moved.sum())} queries")  # type: ignore[union-attr]
-        if paired.baseline_only or paired.candidate_only:
-            out.append(f"query ids ({paired.baseline_only} only in baseline, {paired.candidate_only} only in candidate)")
+        if paired.a_only or paired.b_only:
+            out.append(f"query ids ({paired.a_only} only in baseline, {paired.b_only} only in candidate)")
     return tuple(out)
 
 
@@ -405,12 +315,8 @@ def _compare_subset(dataset: str, b: SubsetResult, c: SubsetResult, metric: str,
     for side, sub in (("baseline", b), ("candidate", c)):
         if metric not in sub.metrics:
             raise ResultsError(f"{side} subset {dataset}:{sub.subset} has no {metric!r} metric; cannot compare.")
-    paired, reason = _pair(b, c, metric)
-    p = None
-    if paired is not None:
-        p = paired_randomization_test(
-            paired.baseline, paired.candidate, n_resamples=opts.n_resamples, seed=opts.seed
-        )
+    paired, reason = _pair(dataset, b, c, metric)
+    p = None if paired is None else paired_test([paired], n_resamples=opts.n_resamples, seed=opts.seed)[0]
     return SubsetComparison(
         dataset=dataset,
         subset=b.subset,
@@ -429,26 +335,6 @@ def _compare_subset(dataset: str, b: SubsetResult, c: SubsetResult, metric: str,
 # --------------------------------------------------------------------------------------------------
 
 
-def _weighted_differences(subsets: Sequence[SubsetComparison]) -> np.ndarray:
-    """Per-query differences, each weighted by 1 / (#tested subsets x #queries of its subset)."""
-    tested = [s.paired for s in subsets if s.paired is not None]
-    if not tested:
-        return np.empty(0)
-    return np.concatenate([p.differences / (len(tested) * p.differences.size) for p in tested])
-
-
-def _pooled_p(weighted: Sequence[np.ndarray], opts: GateOptions) -> tuple[float | None, int]:
-    """p-value of ``sum(weighted)`` (mean over groups) being 0, and the number of queries tested."""
-    groups = [w for w in weighted if w.size]
-    if not groups:
-        return None, 0
-    # Each group's weights sum to 1; dividing by #groups makes the statistic the mean over groups.
-    x = np.concatenate([w / len(groups) for w in groups])
-    n = x.size
-    p = paired_randomization_test(np.zeros(n), x * n, n_resamples=opts.n_resamples, seed=opts.seed)
-    return p, n
-
-
 def _verdict(
     what: str,
     baseline: float,
@@ -461,7 +347,7 @@ def _verdict(
     gate_tolerance: bool,
     exact_changes: Sequence[str] = (),
 ) -> MeanComparison:
-    delta = (candidate - baseline) * 100.0
+    delta = to_points(candidate - baseline)
     drop = -delta
     beyond = drop > opts.max_drop_points + _POINTS_EPS
     significant = p_adj is not None and p_adj < opts.alpha
@@ -469,7 +355,7 @@ def _verdict(
     warn = False
     if beyond:
         if gate_tolerance:
-            failures.append(f"{what}: drop of {drop:.2f} points exceeds the tolerance of {opts.max_drop_points:.2f} points")
+            failures.append(f"{what}: drop of {in_points(drop)} points exceeds the tolerance of {in_points(opts.max_drop_points)} points")
         else:
             warn = True
     if significant and delta < 0:
@@ -478,7 +364,7 @@ def _verdict(
         else:
             label = "significant drop" + ("" if beyond else " (small)")
             failures.append(
-                f"{what}: significant drop of {drop:.2f} points ({p_phrase(p_adj)}, alpha {opts.alpha:g})"
+                f"{what}: significant drop of {in_points(drop)} points ({p_phrase(p_adj)}, alpha {opts.alpha:g})"
             )
     elif beyond:
         label = "drop beyond tolerance" + (", not tested" if p_adj is None else ", not significant")
@@ -512,27 +398,20 @@ def _verdict(
 def compare(
     baseline: Sequence[ResultFile],
     candidate: Sequence[ResultFile],
-    *,
-    max_drop_points: float = 0.5,
-    alpha: float = 0.05,
-    per_dataset: bool = False,
-    min_effect_points: float = 0.0,
-    exact: bool = False,
-    tolerance: float = 1e-6,
-    require_complete: bool = False,
-    force: bool = False,
-    n_resamples: int = 10_000,
-    seed: int = 0,
+    options: GateOptions | None = None,
+    **thresholds: Any,
 ) -> Comparison:
     """Compare candidate results with baseline results on their common subsets.
 
-    Raises :class:`SettingsMismatchError` when evaluation settings differ (unless ``force``) and
-    :class:`ResultsError` when there is nothing in common. See the module docstring for the rules.
+    ``options`` (or its fields as keywords: ``max_drop_points=1.0, per_dataset=True``, ...) are the gate's
+    thresholds, :class:`GateOptions`. Raises :class:`SettingsMismatchError` when evaluation settings
+    differ (unless ``force``) and :class:`ResultsError` when there is nothing in common. See the module
+    docstring for the rules.
     """
-    opts = GateOptions(
-        max_drop_points=max_drop_points, alpha=alpha, per_dataset=per_dataset, min_effect_points=min_effect_points, exact=exact,
-        tolerance=tolerance, require_complete=require_complete, force=force, n_resamples=n_resamples, seed=seed,
-    )
+    if options is not None and thresholds:
+        raise TypeError("pass either options or threshold keywords, not both")
+    opts = options or GateOptions(**thresholds)
+    per_dataset, force = opts.per_dataset, opts.force
     for rf in [*baseline, *candidate]:  # files were checked when read; results built in memory are checked here
         validate_result(rf, f"{rf.model_slug}/{rf.dataset}.json")
     base, cand = _by_dataset(baseline, "baseline"), _by_dataset(candidate, "candidate")
@@ -559,16 +438,15 @@ def compare(
         subset_rows[d] = [_compare_subset(d, b.subsets[s], c.subsets[s], metric, opts) for s in names]
     compared = [d for d in common if subset_rows[d]]
 
-    weighted = {d: _weighted_differences(subset_rows[d]) for d in compared}
-    raw_p = {d: _pooled_p([weighted[d]], opts) for d in compared}
+    tested_pairs = {d: [r.paired for r in subset_rows[d] if r.paired is not None] for d in compared}
+    raw_p = {d: paired_test(tested_pairs[d], n_resamples=opts.n_resamples, seed=opts.seed) for d in compared}
     tested = [d for d in compared if raw_p[d][0] is not None]
     adjusted = dict(zip(tested, holm_bonferroni([raw_p[d][0] for d in tested]), strict=True))
 
     datasets = []
     for d in compared:
         rows = subset_rows[d]
-        b_mean = float(np.mean([r.baseline for r in rows]))
-        c_mean = float(np.mean([r.candidate for r in rows]))
+        b_mean, c_mean = mean(r.baseline for r in rows), mean(r.candidate for r in rows)
         p, n = raw_p[d]
         changes = [f"{r.subset}: {c}" for r in rows for c in r.changes]
         verdict = _verdict(
@@ -576,11 +454,12 @@ def compare(
         )
         datasets.append(DatasetComparison(dataset=d, subsets=tuple(rows), verdict=verdict))
 
-    p_all, n_all = _pooled_p([weighted[d] for d in compared], opts)
+    all_pairs = [pair for d in compared for pair in tested_pairs[d]]
+    p_all, n_all = paired_test(all_pairs, n_resamples=opts.n_resamples, seed=opts.seed)
     overall = _verdict(
         f"mean over {len(datasets)} datasets",
-        float(np.mean([ds.verdict.baseline for ds in datasets])),
-        float(np.mean([ds.verdict.candidate for ds in datasets])),
+        mean(ds.verdict.baseline for ds in datasets),
+        mean(ds.verdict.candidate for ds in datasets),
         p_all, p_all, n_all, opts, gate_tolerance=True,
     )
     return Comparison(

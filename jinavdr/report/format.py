@@ -1,11 +1,17 @@
 """How numbers and metric names are shown: the one formatter of the report layer.
 
 Scores are stored as fractions in [0, 1] and shown x100 with two decimals (points); deltas carry a
-sign; p-values have four decimals with a floor of ``<0.0001``. Every table, report and chart formats
-through this module.
+sign; p-values have four decimals with a floor of ``<0.0001``. Leaderboard, gate, renderers, charts and
+the CLI format through this module (ties are decided on :func:`shown` values).
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jinavdr.evaluation.aggregate import Mean
 
 _METRIC_NAMES = {"ndcg": "nDCG", "map": "MAP", "recall": "Recall", "precision": "Precision", "mrr": "MRR"}
 
@@ -21,6 +27,32 @@ def metric_label(metric: str) -> str:
 def points(fraction: float) -> str:
     """A score in [0, 1] shown in points: ``0.5012`` -> ``50.12``."""
     return f"{fraction * 100:.2f}"
+
+
+def to_points(fraction: float) -> float:
+    """A fraction as a number of points (x100), for arithmetic and charts."""
+    return fraction * 100.0
+
+
+def shown(fraction: float) -> Decimal:
+    """The score as shown (x100, two decimals) as a number: equal displays are ties."""
+    return Decimal(points(fraction))
+
+
+def in_points(value: float | Decimal) -> str:
+    """A value already in points, two decimals: ``12.3456`` -> ``12.35``."""
+    return f"{value:.2f}"
+
+
+def signed(value: float | Decimal) -> str:
+    """A difference of shown values in points, signed, two decimals: ``+1.20``."""
+    return f"{value:+.2f}"
+
+
+def mean_label(mean: Mean) -> str:
+    """``"80.55"`` when complete, ``"73.98 (41/43)"`` when partial, ``"n/a (0/43)"`` when empty."""
+    value = "n/a" if mean.value is None else points(mean.value)
+    return value if mean.complete else f"{value} ({mean.n}/{mean.n_expected})"
 
 
 def delta(points: float) -> str:

@@ -20,7 +20,7 @@ Rules (also in ``docs/leaderboard.md``)
   dataset is bold; every model showing that same value is bold too.
 - **Significance.** Per dataset, the best model (largest unrounded score among the bold ones that
   have per-query values) is compared with every other covering model that has per-query values by a
-  paired sign-flip randomisation test (:func:`jinavdr.evaluation.stats.paired_randomization_test`, seeded) on
+  paired sign-flip randomisation test (:func:`jinavdr.evaluation.aggregate.paired_test`, seeded) on
   query-level values weighted so that their sum is the dataset score (so languages count equally);
   p-values are Holm-adjusted within the dataset. Adjusted p >= alpha marks a tie with the best. The
   same test over the common set (each dataset weighted 1/|common|) compares every ranked model with
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -43,12 +42,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import ArgumentError, ResultsError, UnknownNameError
-from jinavdr.evaluation.aggregate import mean_of
+from jinavdr.evaluation.aggregate import (
+    holm_bonferroni,
+    mean,
+    mean_of,
+    pair_queries,
+    paired_test,
+    stratified_bootstrap_ci,
+)
+from jinavdr.report.format import shown
 from jinavdr.report.references import ReferenceModel, pairing
-from jinavdr.results.schema import MAIN_METRIC, ResultFile
+from jinavdr.results.schema import ResultFile
+
+if TYPE_CHECKING:
+    from jinavdr.catalogue.tasks import Catalogue
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,10 +77,9 @@ __all__ = [
     "build_leaderboard",
     "catalogue_namer",
     "collection_datasets",
-    "display_value",
     "infer_collection",
     "leaderboard_from_paths",
-    "load_results",
+    "loaded_results",
 ]
 
 SubsetKey = tuple[str, str]  # (dataset, subset)
@@ -215,11 +223,11 @@ class Comparison:
 
     @property
     def measured_mean(self) -> float:
-        return sum(r.measured for r in self.rows) / len(self.rows)
+        return mean(r.measured for r in self.rows)
 
     @property
     def published_mean(self) -> float:
-        return sum(r.published for r in self.rows) / len(self.rows)
+        return mean(r.published for r in self.rows)
 
 
 @dataclass(frozen=True)
@@ -276,33 +284,16 @@ class Leaderboard:
         return leaderboard_pivot(self, table)
 
 
-def display_value(value: float) -> Decimal:
-    """The score as shown (x100, two decimals): equal displays are ties."""
-    return Decimal(f"{value * 100:.2f}")
-
-
 # --------------------------------------------------------------------------------------------------
 # Loading result files
 # --------------------------------------------------------------------------------------------------
 
 
-def load_results(paths: Iterable[str | Path]) -> list[LoadedResult]:
-    """Read every result file under ``paths`` (files or folders), sorted by path.
+def loaded_results(paths: Iterable[str | Path]) -> list[LoadedResult]:
+    """Every result file under ``paths`` with its path (:func:`jinavdr.results.store.load_results`)."""
+    from jinavdr.results.store import read_result_file, result_paths
 
-    A corrupt file or one of an unknown schema raises :class:`ResultsError` naming it.
-    """
-    from jinavdr.results.store import iter_result_paths, read_result_file
-
-    given = [Path(p) for p in paths]
-    found: dict[str, Path] = {}
-    for path in given:
-        for file in iter_result_paths(path):
-            found.setdefault(str(file.resolve()), file)
-    if not found:
-        where = ", ".join(str(p) for p in given) or "(nothing)"
-        raise ResultsError(f"no result files (*.json) found under {where}; run `jinavdr run` first.")
-    files = sorted(found.values(), key=lambda p: p.as_posix())
-    return [LoadedResult(path=file.as_posix(), result=read_result_file(file)) for file in files]
+    return [LoadedResult(path=file.as_posix(), result=read_result_file(file)) for file in result_paths(paths)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -315,7 +306,7 @@ RESULTS_COLLECTION = "results"
 _INFERENCE_ORDER = ("sample", "vidore-v2", "vidore-v1", "jinavdr")
 
 
-def _catalogue(catalogue: Any | None) -> Any:
+def _catalogue(catalogue: Catalogue | None) -> Catalogue:
     if catalogue is not None:
         return catalogue
     from jinavdr.catalogue.tasks import load_catalogue
@@ -323,7 +314,7 @@ def _catalogue(catalogue: Any | None) -> Any:
     return load_catalogue()
 
 
-def infer_collection(results: Sequence[LoadedResult], catalogue: Any | None = None) -> str:
+def infer_collection(results: Sequence[LoadedResult], catalogue: Catalogue | None = None) -> str:
     """The smallest built-in collection holding every dataset of ``results``, else ``results``."""
     names = {r.result.dataset for r in results}
     members = _catalogue(catalogue).collections
@@ -334,7 +325,7 @@ def infer_collection(results: Sequence[LoadedResult], catalogue: Any | None = No
 
 
 def collection_datasets(
-    collection: str, results: Sequence[LoadedResult] = (), catalogue: Any | None = None
+    collection: str, results: Sequence[LoadedResult] = (), catalogue: Catalogue | None = None
 ) -> tuple[DatasetInfo, ...]:
     """The expected datasets of a collection (``results``: those found in the result files)."""
     cat = _catalogue(catalogue)
@@ -358,7 +349,7 @@ def collection_datasets(
     )
 
 
-def catalogue_namer(catalogue: Any | None = None) -> Callable[[str], str]:
+def catalogue_namer(catalogue: Catalogue | None = None) -> Callable[[str], str]:
     """Published dataset name -> catalogue task name (unchanged when the catalogue does not know it)."""
     cat = _catalogue(catalogue)
 
@@ -595,55 +586,45 @@ def _dataset_cell(column: Column, info: DatasetInfo) -> Cell:
     return _mean_cell({s: column.scores.get((info.name, s)) for s in info.subsets}, info.subsets)
 
 
-def _weighted_queries(
-    column: Column, infos: Sequence[DatasetInfo], weight: float = 1.0
-) -> dict[tuple[str, str, str], float] | None:
-    """Query-level values weighted so that they sum to the mean of the datasets' scores.
+#: Per-query values of a column over some datasets: (dataset, subset) -> {query id: value}.
+QueryValues = dict[SubsetKey, Mapping[str, float]]
 
-    None when a subset lacks per-query values.
-    """
-    out: dict[tuple[str, str, str], float] = {}
+
+def _query_values(column: Column, infos: Sequence[DatasetInfo]) -> QueryValues | None:
+    """The per-query values of every expected subset of ``infos`` (None when a subset lacks them)."""
+    out: QueryValues = {}
     for info in infos:
         for subset in info.subsets:
             values = column.per_query.get((info.name, subset))
             if not values:
                 return None
-            w = weight / (len(infos) * len(info.subsets) * len(values))
-            for qid, v in values.items():
-                out[(info.name, subset, qid)] = v * w
+            out[(info.name, subset)] = values
     return out
 
 
-def _paired_p(
-    best: dict[tuple[str, str, str], float],
-    other: dict[tuple[str, str, str], float],
-    options: LeaderboardOptions,
-) -> float | None:
-    from jinavdr.evaluation.stats import paired_randomization_test
-
-    keys = sorted(best.keys() & other.keys())
-    if not keys:
-        return None
-    return paired_randomization_test(
-        [best[k] for k in keys], [other[k] for k in keys], n_resamples=options.n_resamples, seed=options.seed
-    )
+def _paired_p(best: QueryValues, other: QueryValues, options: LeaderboardOptions) -> float | None:
+    """The weighted paired test of ``other`` against ``best`` on their common subsets and queries."""
+    pairs = []
+    for key in sorted(best.keys() & other.keys()):
+        pair = pair_queries(*key, dict(sorted(best[key].items())), other[key])
+        if pair is not None:
+            pairs.append(pair)
+    return paired_test(pairs, n_resamples=options.n_resamples, seed=options.seed)[0]
 
 
 def _mark_best_and_ties(
     cells: list[Cell],
     candidates: Sequence[int],
-    vectors: Mapping[int, dict[tuple[str, str, str], float] | None],
+    vectors: Mapping[int, QueryValues | None],
     options: LeaderboardOptions,
     test: bool = True,
 ) -> list[Cell]:
     """Bold the best shown value among ``candidates`` and mark ties by the randomisation test."""
-    from jinavdr.evaluation.stats import holm_bonferroni
-
     scored = [i for i in candidates if cells[i].complete]
     if not scored:
         return cells
-    top = max(display_value(cells[i].value) for i in scored)  # type: ignore[arg-type]
-    bold = [i for i in scored if display_value(cells[i].value) == top]  # type: ignore[arg-type]
+    top = max(shown(cells[i].value) for i in scored)  # type: ignore[arg-type]
+    bold = [i for i in scored if shown(cells[i].value) == top]  # type: ignore[arg-type]
     out = list(cells)
     for i in bold:
         out[i] = replace(out[i], best=True)
@@ -667,44 +648,19 @@ def _mark_best_and_ties(
 # --------------------------------------------------------------------------------------------------
 
 
-def _subset_seed(seed: int, dataset: str, subset: str) -> list[int]:
-    return [seed, zlib.crc32(f"{dataset}/{subset}".encode())]
-
-
-def _bootstrap_means(values: np.ndarray, n_boot: int, seed: list[int]) -> np.ndarray:
-    """``n_boot`` means of resamples (with replacement) of ``values``, in bounded chunks."""
-    rng = np.random.default_rng(seed)
-    n = values.size
-    rows = max(1, 2_000_000 // max(1, n))
-    means = np.empty(n_boot, dtype=np.float64)
-    for start in range(0, n_boot, rows):
-        size = min(rows, n_boot - start)
-        means[start : start + size] = values[rng.integers(0, n, size=(size, n))].mean(axis=1)
-    return means
-
-
 def _benchmark_ci(
     column: Column, infos: Sequence[DatasetInfo], options: LeaderboardOptions
 ) -> tuple[float, float] | None:
     """Stratified query bootstrap CI of the mean over ``infos`` (None without per-query values)."""
-    if not infos:
+    values = _query_values(column, infos) if infos else None
+    if values is None:
         return None
-    total = np.zeros(options.n_bootstrap, dtype=np.float64)
-    for info in infos:
-        dataset = np.zeros(options.n_bootstrap, dtype=np.float64)
-        for subset in info.subsets:
-            values = column.per_query.get((info.name, subset))
-            if not values:
-                return None
-            arr = np.array([values[q] for q in sorted(values)], dtype=np.float64)
-            dataset += _bootstrap_means(
-                arr, options.n_bootstrap, _subset_seed(options.seed, info.name, subset)
-            )
-        total += dataset / len(info.subsets)
-    total /= len(infos)
-    tail = (1.0 - options.confidence) / 2.0
-    lo, hi = np.quantile(total, [tail, 1.0 - tail])
-    return float(lo), float(hi)
+    per_query: dict[str, dict[str, Mapping[str, float]]] = {}
+    for (dataset, subset), by_query in values.items():
+        per_query.setdefault(dataset, {})[subset] = by_query
+    return stratified_bootstrap_ci(
+        per_query, n_resamples=options.n_bootstrap, seed=options.seed, confidence=options.confidence
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -766,11 +722,11 @@ def _summary(
 
     def order(c: Column) -> tuple:
         score = scores[c.key].value
-        shown = display_value(score) if score is not None else Decimal(-1)
+        value = shown(score) if score is not None else Decimal(-1)
         return (
             not on_common(c) and c.is_reference,
             not on_common(c),
-            -shown,
+            -value,
             c.is_reference,
             c.label.casefold(),
             c.key,
@@ -785,7 +741,7 @@ def _summary(
     ranks = dict(
         zip(
             (c.key for c in ranked),
-            _competition_ranks([display_value(scores[c.key].value) for c in ranked]),
+            _competition_ranks([shown(scores[c.key].value) for c in ranked]),
             strict=True,
         )
     )  # type: ignore[arg-type]
@@ -793,7 +749,7 @@ def _summary(
     marked = _mark_best_and_ties(
         [scores[c.key] for c in ranked],
         range(len(ranked)),
-        {i: _weighted_queries(c, common_infos) for i, c in enumerate(ranked)},
+        {i: _query_values(c, common_infos) for i, c in enumerate(ranked)},
         options,
     )
     scores.update({c.key: cell for c, cell in zip(ranked, marked, strict=True)})
@@ -837,7 +793,7 @@ def _dataset_rows(
     for info in sorted(datasets, key=lambda d: (d.name.casefold(), d.name)):
         cells = [_dataset_cell(c, info) for c in columns]
         vectors = {
-            i: _weighted_queries(c, [info])
+            i: _query_values(c, [info])
             for i, c in enumerate(columns)
             if not c.is_reference and cells[i].complete
         }
@@ -968,7 +924,7 @@ def leaderboard_from_paths(
     references_path: str | Path | None = None,
     reference_pairs: Sequence[str] = (),
     options: LeaderboardOptions | None = None,
-    catalogue: Any | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Leaderboard:
     """Read result files and build their leaderboard (what ``jinavdr leaderboard`` does).
 
@@ -977,7 +933,7 @@ def leaderboard_from_paths(
     """
     from jinavdr.report.references import load_references, parse_reference_mappings
 
-    results = load_results(paths)
+    results = loaded_results(paths)
     cat = _catalogue(catalogue)
     if collection is None:
         collection = infer_collection(results, cat)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinavdr import __version__
+from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import ArgumentError, JinaVDRError
 from jinavdr.report.format import metric_label
 from jinavdr.report.frames import language_label
-from jinavdr.results.schema import MAIN_METRIC, ResultFile
+from jinavdr.results.schema import ResultFile
 
 __all__ = ["TASK_TYPE", "ModelCardExport", "eval_results", "model_card", "write_model_cards"]
 

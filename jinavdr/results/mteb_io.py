@@ -30,8 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jinavdr.catalogue.tasks import MAIN_METRIC, TaskSpec
 from jinavdr.errors import ResultsError
-from jinavdr.results.schema import MAIN_METRIC, Manifest, ResultFile, SubsetResult
+from jinavdr.results.schema import Manifest, ResultFile, SubsetResult
 from jinavdr.results.validate import validate_result
 
 SPLIT = "test"
@@ -73,7 +74,7 @@ def catalogue_tasks() -> list[TaskInfo]:
     return [task_info(spec) for spec in load_catalogue() if spec.mteb_name]
 
 
-def task_info(spec: Any) -> TaskInfo:
+def task_info(spec: TaskSpec) -> TaskInfo:
     """:class:`TaskInfo` of a catalogue :class:`~jinavdr.catalogue.tasks.TaskSpec`."""
     counts = {s.name: (int(s.queries or 0), int(s.pages or 0), int(s.qrels or 0)) for s in spec.subsets}
     return TaskInfo(dataset=spec.name, mteb_name=spec.mteb_name or "", repo=spec.repo, counts=counts)

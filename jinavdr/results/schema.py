@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from jinavdr.catalogue.tasks import DEFAULT_PROTOCOL, MAIN_METRIC
+
 SCHEMA_VERSION = 1
-MAIN_METRIC = "ndcg_at_5"
 
 
 class CacheStats(BaseModel):
@@ -114,7 +115,7 @@ class ResultFile(BaseModel):
     model: str
     model_slug: str
     dataset: str
-    protocol: str = "beir"
+    protocol: str = DEFAULT_PROTOCOL
     main_metric: str = MAIN_METRIC
     subsets: dict[str, SubsetResult] = Field(default_factory=dict)
     manifest: Manifest

@@ -12,8 +12,8 @@ Safety rules:
   over the target, so a crash at any moment leaves either the old or the new file, never half of one;
 - adding a subset holds an exclusive ``fcntl.flock`` on the sidecar while it re-reads the file,
   merges and writes, so concurrent runs on different subsets of one dataset both land;
-- a file is only extended by a run whose *compared settings* (:data:`COMPARED_FIELDS`) equal the
-  file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting. Local data is
+- a file is only extended by a run whose settings identity (:mod:`jinavdr.results.identity`) equals
+  the file's; otherwise :class:`~jinavdr.errors.ResultsError` names each differing setting. Local data is
   identified by its content revision (``sha256:...``): changed files refuse, a moved folder does not.
 """
 
@@ -27,7 +27,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +35,9 @@ from pydantic import ValidationError
 
 from jinavdr.catalogue.loaders import is_content_revision
 from jinavdr.errors import ResultsError
+from jinavdr.results.identity import ABSENT, differences, identity
 from jinavdr.results.schema import SCHEMA_VERSION, Manifest, ResultFile, SubsetResult
 from jinavdr.results.validate import validate_result
-
-#: Manifest fields that must be equal to add subsets to an existing file. Everything else in the
-#: manifest (versions, hostname, device, GPU, batch sizes, dates) describes the environment and may
-#: differ between the runs that filled one file.
-COMPARED_FIELDS: tuple[str, ...] = (
-    "adapter",
-    "model_id",
-    "model_revision",
-    "settings",
-    "dtype",
-    "dataset_repo",
-    "dataset_revision",
-    "protocol",
-    "run_options",
-)
-#: ``run_options`` keys recorded for information only, never compared: ``scoring`` (the scorer's
-#: block grid and device, :func:`jinavdr.engine.scoring.scoring_settings`) differs between a CPU and a GPU
-#: run of one model, which agree up to the last float bit, so a run may be resumed on another device.
-UNCOMPARED_RUN_OPTIONS: frozenset[str] = frozenset({"scoring"})
-
 
 # --------------------------------------------------------------------------------------------------
 # Low-level file operations
@@ -71,19 +52,22 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``).
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically: a temporary file in the same
+    folder (created if missing), fsync, ``os.replace``. The one atomic writer of the package.
 
-    The file gets the umask's permissions (like the lock files). An ``OSError`` (disk full, quota,
-    read-only folder) becomes a :class:`ResultsError` naming ``path``; the old file is left intact.
+    The file gets the umask's permissions. An ``OSError`` (disk full, quota, read-only folder) becomes
+    a :class:`ResultsError` naming ``path``; the old file is left intact.
     """
     path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -240,42 +224,42 @@ def iter_result_paths(path: Path) -> list[Path]:
     return sorted(found)
 
 
+def result_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Every result file under ``paths`` (files or folders), each once, sorted by path.
+
+    Raises :class:`ResultsError` naming the paths when none holds a result file.
+    """
+    given = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    found: dict[str, Path] = {}
+    for path in given:
+        for file in iter_result_paths(path):
+            found.setdefault(str(file.resolve()), file)
+    if not found:
+        where = ", ".join(str(p) for p in given) or "(nothing)"
+        raise ResultsError(
+            f"no result files (*.json) found under {where}; pass a result file or a results folder "
+            "(`jinavdr run` writes them)."
+        )
+    return sorted(found.values(), key=lambda p: p.as_posix())
+
+
+def load_results(paths: str | Path | Iterable[str | Path]) -> list[ResultFile]:
+    """Read every result file under ``paths`` (:func:`result_paths`), sorted by path.
+
+    A corrupt file or one of an unknown schema raises :class:`ResultsError` naming it.
+    """
+    return [read_result_file(p) for p in result_paths(paths)]
+
+
 # --------------------------------------------------------------------------------------------------
 # Settings comparison
 # --------------------------------------------------------------------------------------------------
 
 
-_ABSENT = "<absent>"
-
-
-def _by_content(old: Manifest, new: Manifest) -> bool:
-    """True when both manifests identify local data by content revision (its path may differ)."""
-    return is_content_revision(old.dataset_revision) and is_content_revision(new.dataset_revision)
-
-
 def settings_differences(old: Manifest, new: Manifest) -> list[tuple[str, Any, Any]]:
-    """``(field, old value, new value)`` for each compared setting that differs (settings and
-    run_options are compared key by key). Local data with content revisions on both sides is
-    compared by revision only, not by folder path."""
-    diffs: list[tuple[str, Any, Any]] = []
-    for name in COMPARED_FIELDS:
-        if name == "dataset_repo" and _by_content(old, new):
-            continue
-        a, b = getattr(old, name), getattr(new, name)
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b), key=str):
-                if name == "run_options" and key in UNCOMPARED_RUN_OPTIONS:
-                    continue
-                if _norm(a.get(key)) != _norm(b.get(key)):
-                    diffs.append((f"{name}.{key}", a.get(key, _ABSENT), b.get(key, _ABSENT)))
-        elif _norm(a) != _norm(b):
-            diffs.append((name, a, b))
-    return diffs
-
-
-def _norm(value: Any) -> Any:
-    """JSON round trip, so tuples equal lists and values compare as they are stored."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    """``(setting, old value, new value)`` for each identity setting that differs
+    (:func:`jinavdr.results.identity.differences`; local data is compared by content revision)."""
+    return differences(identity(old), identity(new))
 
 
 def check_compatible(existing: ResultFile, new: Manifest, path: Path, *, partial: bool = False) -> None:
@@ -286,11 +270,13 @@ def check_compatible(existing: ResultFile, new: Manifest, path: Path, *, partial
     """
     diffs = settings_differences(existing.manifest, new)
     if partial:
-        diffs = [d for d in diffs if d[2] is not None and d[2] != _ABSENT]
+        diffs = [d for d in diffs if d[2] is not None and d[2] != ABSENT]
     if not diffs:
         return
     lines = "; ".join(f"{name}: {a!r} in the file, {b!r} now" for name, a, b in diffs)
-    changed = any(name == "dataset_revision" for name, _, _ in diffs) and _by_content(existing.manifest, new)
+    changed = any(name == "dataset_revision" for name, _, _ in diffs) and all(
+        is_content_revision(m.dataset_revision) for m in (existing.manifest, new)
+    )
     why = f" The data in {new.dataset_repo} changed since the file was written." if changed else ""
     raise ResultsError(
         f"{path} holds results made with different settings ({lines}).{why} Refusing to mix them in one file. "

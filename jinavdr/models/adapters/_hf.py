@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from jinavdr.errors import JinaVDRError
+from jinavdr.models.device import resolve_device
 from jinavdr.models.embeddings import Embeddings
 
 if TYPE_CHECKING:
@@ -38,26 +39,6 @@ ATTENTION = ("sdpa", "eager", "flash_attention_2")
 # --------------------------------------------------------------------------------------------------
 # Device, dtype, attention
 # --------------------------------------------------------------------------------------------------
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``"cpu"``, ``"cuda"``, ``"cuda:N"`` (or None: cuda when available). CUDA asked for but absent
-    is a :class:`JinaVDRError`."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise JinaVDRError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise JinaVDRError(
-                f"device {device!r} was asked for but CUDA is not available "
-                f"(torch {torch.__version__}). Use --device cpu, or a CUDA build of torch on a GPU machine."
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise JinaVDRError(f"device {device!r} does not exist: {torch.cuda.device_count()} GPU(s) visible")
-    return dev
 
 
 def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
@@ -188,14 +169,16 @@ class HFEncoder:
 
     similarity: Similarity = "cosine"
     page_input: PageInput = "image"
-    #: option defaults of this adapter; the registry entry's options override them.
-    defaults: ClassVar[dict[str, Any]] = {}
     #: whether ``attn_implementation`` is passed to ``from_pretrained`` (False for remote code that
     #: picks its own attention).
     uses_attention_option: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
+        from jinavdr.models.registry import factory_defaults
+
         self.spec = spec
+        #: option defaults: the registry entry's (``spec.defaults``, or the entry naming this factory).
+        self.defaults: Mapping[str, Any] = spec.defaults or factory_defaults(spec.factory)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(self.option("dtype"), self.device)
         self.attn_implementation: str | None = (

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -28,12 +28,6 @@ class JinaClipV2Encoder(HFEncoder):
     similarity = "dot"
     page_input = "image"
     uses_attention_option = False  # the remote code picks its own attention kernels
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "truncate_dim": None,
-        "query_task": None,
-        "max_length": 512,
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)
@@ -71,12 +65,6 @@ class JinaClipV2Encoder(HFEncoder):
 class SiglipEncoder(HFEncoder):
     similarity = "cosine"
     page_input = "image"
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "attn_implementation": None,
-        "max_length": None,  # None: the text tower's max_position_embeddings (64 for so400m)
-        "normalize": True,  # False: raw features and dot product (jina-vdr)
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -70,13 +70,6 @@ def _import_library(arch_name: str, arch: ColArch, spec: ModelSpec) -> Any:
 class ColVisionEncoder(HFEncoder):
     similarity = "maxsim"
     page_input = "image"
-    defaults: ClassVar[dict[str, Any]] = {
-        "arch": "colqwen2",
-        "dtype": None,
-        "attn_implementation": None,
-        "max_pixels": None,  # None: the checkpoint's processor setting (Qwen-based archs only)
-        "query_prefix": None,  # None: the checkpoint's processor setting
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)

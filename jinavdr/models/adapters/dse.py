@@ -9,7 +9,7 @@ pipeline does), then the image processor's pixel budget (``max_pixels`` = 1024 i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -26,19 +26,6 @@ if TYPE_CHECKING:
 class DSEEncoder(HFEncoder):
     similarity = "cosine"
     page_input = "image"
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "attn_implementation": None,
-        "max_pixels": 1024 * 28 * 28,
-        "min_pixels": 28 * 28,
-        "truncate_dim": 1536,
-        "query_template": "Query: {query}",
-        "page_prompt": "What is shown in this image?",
-        "prompt_suffix": "<|endoftext|>",
-        # the card's dummy query image: 28x28 black, resized_height/width=1 -> 56x56 by fetch_image
-        "query_image_size": 56,
-        "fetch_resize": True,
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)

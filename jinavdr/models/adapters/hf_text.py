@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,11 +19,6 @@ if TYPE_CHECKING:
 class BGEM3Encoder(HFEncoder):
     similarity = "cosine"
     page_input = "text"
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "attn_implementation": None,
-        "max_length": 8192,
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)

@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -175,16 +175,6 @@ def _pinned_folder(spec: ModelSpec) -> ModelSpec:
 
 class JinaV4Encoder(HFEncoder):
     page_input = "image"
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "attn_implementation": None,
-        "vector": "single",
-        "truncate_dim": None,
-        "max_pixels": PAPER_MAX_PIXELS,
-        "max_length": 32768,
-        "task": "retrieval",
-        "query_prompt_name": "query",
-    }
 
     def __init__(self, spec: ModelSpec, device: str, *, model: JinaV4Architecture | None = None,
                  tokenizer: Any = None, image_processor: Any = None) -> None:
@@ -357,13 +347,6 @@ class JinaV3Encoder(HFEncoder):
     similarity = "cosine"
     page_input = "text"
     uses_attention_option = False  # the remote XLM-R code picks flash attention itself
-    defaults: ClassVar[dict[str, Any]] = {
-        "dtype": None,
-        "truncate_dim": None,
-        "max_length": 8192,
-        "query_task": "retrieval.query",
-        "passage_task": "retrieval.passage",
-    }
 
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)

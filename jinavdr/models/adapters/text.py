@@ -131,6 +131,7 @@ class BM25Searcher:
     page_input = "text"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu") -> None:
+
         self.spec = spec
         self.k1 = float(spec.options.get("k1", 1.5))
         self.b = float(spec.options.get("b", 0.75))

@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jinavdr.models.facts import facts_for
-from jinavdr.report.format import metric_label, points
+from jinavdr.report.format import in_points, metric_label, points, shown, signed
 from jinavdr.report.frames import language_label
-from jinavdr.report.leaderboard import Cell, Column, Leaderboard, Row, display_value
+from jinavdr.report.leaderboard import Cell, Column, Leaderboard, Row
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -291,10 +290,6 @@ def _group_section(title: str, first: str, board: Leaderboard, rows: Sequence[Ro
     )
 
 
-def _delta(a: Decimal, b: Decimal) -> str:
-    return f"{a - b:+.2f}"
-
-
 def _comparison_sections(board: Leaderboard, metric: str) -> list[Section]:
     if not board.comparisons:
         return []
@@ -312,15 +307,15 @@ def _comparison_sections(board: Leaderboard, metric: str) -> list[Section]:
         measured, ref = board.columns[comp.column], board.columns[comp.reference]
         rows = []
         for r in comp.rows:
-            m, p = display_value(r.measured), display_value(r.published)
-            rows.append((Text(r.dataset), Text(f"{m:.2f}"), Text(f"{p:.2f}"), Text(_delta(m, p))))
-        m, p = display_value(comp.measured_mean), display_value(comp.published_mean)
+            m, p = shown(r.measured), shown(r.published)
+            rows.append((Text(r.dataset), Text(in_points(m)), Text(in_points(p)), Text(signed(m - p))))
+        m, p = shown(comp.measured_mean), shown(comp.published_mean)
         rows.append(
             (
                 Text(f"Mean ({len(comp.rows)} datasets)", bold=True),
-                Text(f"{m:.2f}", bold=True),
-                Text(f"{p:.2f}", bold=True),
-                Text(_delta(m, p), bold=True),
+                Text(in_points(m), bold=True),
+                Text(in_points(p), bold=True),
+                Text(signed(m - p), bold=True),
             )
         )
         table = Table(("Dataset", measured.label, ref.label, "Δ"), (False, True, True, True), tuple(rows))

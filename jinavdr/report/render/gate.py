@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from jinavdr import __version__
-from jinavdr.report.compare import Comparison, MeanComparison, evaluation_settings
+from jinavdr.report.compare import Comparison, MeanComparison
 from jinavdr.report.format import delta as _delta
 from jinavdr.report.format import metric_label, p_phrase
 from jinavdr.report.format import p_value as _p
 from jinavdr.report.format import points as _pts
 from jinavdr.report.render.markdown import escape, pipe_table
+from jinavdr.results.identity import ABSENT, evaluation_settings
 from jinavdr.results.schema import ResultFile
 
 if TYPE_CHECKING:
@@ -139,9 +140,9 @@ def _coverage(c: Comparison) -> list[str]:
         notes.append(f"No significance test for {len(untested)} of {len(subsets)} subsets: {reasons}")
     for s in subsets:
         p = s.paired
-        if p is not None and (p.baseline_only or p.candidate_only):
+        if p is not None and (p.a_only or p.b_only):
             notes.append(
-                f"`{s.name}`: query ids differ ({p.baseline_only} only in baseline, {p.candidate_only} only "
+                f"`{s.name}`: query ids differ ({p.a_only} only in baseline, {p.b_only} only "
                 f"in candidate); tested on the {len(p.query_ids)} common queries"
             )
     if not notes:
@@ -179,7 +180,7 @@ def _settings(c: Comparison) -> list[str]:
     keys = sorted({k for f in [*base, *cand] for k in evaluation_settings(f)})
     for key in keys:
         def get(f: ResultFile, key: str = key) -> Any:
-            return evaluation_settings(f).get(key, "<absent>")
+            return evaluation_settings(f).get(key, ABSENT)
 
         status = "⚠️ differs (--force)" if key in forced else "same"
         rows.append([escape(key), _values(base, get), _values(cand, get), status])
