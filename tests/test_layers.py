@@ -17,9 +17,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "jinavdr"
 
-#: Bottom to top. A module belongs to the first entry that is a prefix of its dotted name.
+#: Bottom to top. A module belongs to the longest entry that is a prefix of its dotted name; the package
+#: itself (``jinavdr``, its version) is no prefix, so a new top-level module must be placed here on purpose.
 LAYERS: list[tuple[str, ...]] = [
-    ("jinavdr", "jinavdr.errors"),
+    ("jinavdr", "jinavdr.errors", "jinavdr.hub"),
     ("jinavdr.catalogue",),
     ("jinavdr.results",),
     ("jinavdr.models",),
@@ -36,7 +37,8 @@ def layer_of(module: str) -> int:
     best, rank = -1, -1
     for i, prefixes in enumerate(LAYERS):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best:
+            prefix = p != "jinavdr" and module.startswith(p + ".")
+            if (module == p or prefix) and len(p) > best:
                 best, rank = len(p), i
     if rank < 0:
         raise AssertionError(f"{module} is in no layer: add it to LAYERS in tests/test_layers.py")
@@ -152,6 +154,8 @@ def test_the_walker_sees_local_relative_and_type_only_imports():
     assert layer_of("jinavdr.report.leaderboard") > layer_of("jinavdr.engine.encoding")
     with pytest.raises(AssertionError, match="is in no layer"):
         layer_of("elsewhere.module")
+    with pytest.raises(AssertionError, match="is in no layer"):
+        layer_of("jinavdr.new_top_level_module")
 
 
 _FORK = re.compile(r"""get_context\(\s*["']fork["']|set_start_method\(\s*["']fork["']|os\.fork\(""")

@@ -246,6 +246,14 @@ def _safe(text: str) -> str:
 _COLVISION = "jinavdr.models.adapters.colvision:ColVisionEncoder"
 
 
+def _colvision(*, lora: bool, **fields: Any) -> ModelEntry:
+    """A ColVision entry: MaxSim over page images through one adapter; ``lora`` checkpoints (the ones
+    MTEB and jina-vdr run) need colpali-engine, the transformers-native ``-hf`` conversions do not."""
+    requires = ("colpali_engine", "peft") if lora else _VISION_REQ
+    return ModelEntry(factory=_COLVISION, family="colvision", extra="colpali" if lora else "colvision",
+                      requires=requires, similarity="maxsim", page_input="image", **fields)
+
+
 def _colvision_options(arch: str) -> dict[str, Any]:
     return {"arch": arch, "dtype": None, "attn_implementation": None, "max_pixels": None, "query_prefix": None}
 
@@ -375,17 +383,12 @@ ENTRIES: tuple[ModelEntry, ...] = (
         profiles=(_mteb("float16", dtype="float16"),),
         default_profile="mteb",
     ),
-    ModelEntry(
+    _colvision(
         name="colpali-v1.2",
-        factory=_COLVISION,
-        family="colvision",
+        lora=True,
         model_id="vidore/colpali-v1.2",
         revision="6b89bc63c16809af4d111bfe412e2ac6bc3c9451",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
         options=_colvision_options("colpali_lora"),
-        similarity="maxsim",
-        page_input="image",
         description="ColPali v1.2 (LoRA on PaliGemma-3B, colpali-engine), the paper's baseline",
         aliases=("vidore/colpali-v1.2",),
         profiles=(
@@ -394,97 +397,67 @@ ENTRIES: tuple[ModelEntry, ...] = (
         ),
         default_profile="paper",
     ),
-    ModelEntry(
+    _colvision(
         name="colpali-v1.3",
-        factory=_COLVISION,
-        family="colvision",
+        lora=True,
         model_id="vidore/colpali-v1.3",
         revision="1b5c8929330df1a66de441a9b5409a878f0de5b0",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
         options=_colvision_options("colpali_lora"),
-        similarity="maxsim",
-        page_input="image",
         description="ColPali v1.3 (LoRA on PaliGemma-3B, colpali-engine)",
         aliases=("colpali", "vidore/colpali-v1.3"),
         profiles=(_mteb("float16", dtype="float16"),),
         default_profile="mteb",
     ),
-    ModelEntry(
+    _colvision(
         name="colpali-v1.3-hf",
-        factory=_COLVISION,
-        family="colvision",
+        lora=False,
         model_id="vidore/colpali-v1.3-hf",
         revision=None,
-        extra="colvision",
-        requires=_VISION_REQ,
         options=_colvision_options("colpali"),
-        similarity="maxsim",
-        page_input="image",
         description="ColPali v1.3, transformers-native conversion (ColPaliForRetrieval), no colpali-engine",
         aliases=("vidore/colpali-v1.3-hf",),
         revision_note="not pinned: no reference (MTEB, jina-vdr) runs the -hf conversion, so no commit is "
         "vouched for; pass revision=<commit> to pin it. The pinned default is colpali-v1.3",
     ),
-    ModelEntry(
+    _colvision(
         name="colqwen2",
-        factory=_COLVISION,
-        family="colvision",
+        lora=True,
         model_id="vidore/colqwen2-v1.0",
         revision="530094e83a40ca4edcb5c9e5ddfa61a4b5ea0d2f",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
         options=_colvision_options("colqwen2_lora"),
-        similarity="maxsim",
-        page_input="image",
         description="ColQwen2 v1.0 (LoRA on Qwen2-VL-2B, colpali-engine)",
         aliases=("colqwen2-v1.0", "vidore/colqwen2-v1.0"),
         profiles=(_mteb("float16", dtype="float16"),),
         default_profile="mteb",
     ),
-    ModelEntry(
+    _colvision(
         name="colqwen2-hf",
-        factory=_COLVISION,
-        family="colvision",
+        lora=False,
         model_id="vidore/colqwen2-v1.0-hf",
         revision=None,
-        extra="colvision",
-        requires=_VISION_REQ,
         options=_colvision_options("colqwen2"),
-        similarity="maxsim",
-        page_input="image",
         description="ColQwen2 v1.0, transformers-native conversion (ColQwen2ForRetrieval), no colpali-engine",
         aliases=("colqwen2-v1.0-hf", "vidore/colqwen2-v1.0-hf"),
         revision_note="not pinned: no reference (MTEB, jina-vdr) runs the -hf conversion, so no commit is "
         "vouched for; pass revision=<commit> to pin it. The pinned default is colqwen2",
     ),
-    ModelEntry(
+    _colvision(
         name="colqwen2.5",
-        factory=_COLVISION,
-        family="colvision",
+        lora=True,
         model_id="vidore/colqwen2.5-v0.2",
         revision="6f6fcdfd1a114dfe365f529701b33d66b9349014",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
         options=_colvision_options("colqwen2_5"),
-        similarity="maxsim",
-        page_input="image",
         description="ColQwen2.5 v0.2 (LoRA on Qwen2.5-VL-3B)",
         aliases=("colqwen2.5-v0.2", "vidore/colqwen2.5-v0.2"),
         profiles=(_mteb("float16", dtype="float16"),),
         default_profile="mteb",
     ),
-    ModelEntry(
+    _colvision(
         name="colsmol",
-        factory=_COLVISION,
-        family="colvision",
+        lora=True,
         model_id="vidore/colSmol-256M",
         revision="a59110fdf114638b8018e6c9a018907e12f14855",
-        extra="colpali",
-        requires=("colpali_engine", "peft"),
         options=_colvision_options("colidefics3"),
-        similarity="maxsim",
-        page_input="image",
         description="ColSmol 256M (LoRA on SmolVLM-256M)",
         aliases=("colsmol-256m", "colSmol-256M", "vidore/colSmol-256M"),
         profiles=(_mteb("float16", dtype="float16"),),

@@ -131,15 +131,17 @@ class BM25Searcher:
     page_input = "text"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu") -> None:
+        from jinavdr.models.registry import factory_defaults
 
         self.spec = spec
-        self.k1 = float(spec.options.get("k1", 1.5))
-        self.b = float(spec.options.get("b", 0.75))
-        self.idf = str(spec.options.get("idf", "lucene"))
-        self.epsilon = float(spec.options.get("epsilon", 0.25))
+        options = {**factory_defaults(spec.factory), **spec.options}  # defaults: the registry entry's
+        self.k1 = float(options["k1"])
+        self.b = float(options["b"])
+        self.idf = str(options.get("idf", "lucene"))  # only the paper profile sets idf and epsilon
+        self.epsilon = float(options.get("epsilon", 0.25))
         if self.idf not in IDF_FORMULAS:
             raise JinaVDRError(f"bm25 option idf must be one of {', '.join(IDF_FORMULAS)}, got {self.idf!r}")
-        tokenizer = spec.options.get("tokenizer", "multilingual")
+        tokenizer = options["tokenizer"]
         if tokenizer not in TOKENIZERS:
             raise JinaVDRError(f"bm25 option tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
         self.chinese = "jieba" if tokenizer == "jieba" else "ngram"
