@@ -18,7 +18,7 @@ from pathlib import Path
 from jinavdr import __version__
 from jinavdr.catalogue.tasks import MAIN_METRIC
 from jinavdr.errors import ArgumentError, JinaVDRError
-from jinavdr.report.format import metric_label
+from jinavdr.report.format import in_points, metric_label, shown
 from jinavdr.report.frames import language_label
 from jinavdr.results.schema import ResultFile
 
@@ -68,7 +68,7 @@ def eval_results(files: Iterable[ResultFile], metrics: Sequence[str] = (MAIN_MET
                         dataset_revision=m.dataset_revision,
                         metric_type=metric,
                         metric_name=_metric_name(metric),
-                        metric_value=round(float(sub.metrics[metric]) * 100, 2),
+                        metric_value=float(shown(float(sub.metrics[metric]))),
                         verified=False,
                     )
                 )
@@ -80,7 +80,7 @@ def _body(model_name: str, results: Sequence, protocols: Sequence[str]) -> str:
 
     rows = [
         [escape(r.dataset_name), escape(r.dataset_config or ""), escape(r.metric_name or r.metric_type),
-         f"{r.metric_value:.2f}"]
+         in_points(r.metric_value)]
         for r in results
     ]
     lines = [

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jinavdr import __version__
 from jinavdr.report.compare import Comparison, MeanComparison
 from jinavdr.report.format import delta as _delta
-from jinavdr.report.format import metric_label, p_phrase
+from jinavdr.report.format import metric_label, p_phrase, to_points
 from jinavdr.report.format import p_value as _p
 from jinavdr.report.format import points as _pts
 from jinavdr.report.render.markdown import escape, pipe_table
@@ -104,7 +104,7 @@ def subset_frame(c: Comparison) -> pd.DataFrame:
         queries=queries,
         baseline=frame["baseline"].map(_pts),
         candidate=frame["candidate"].map(_pts),
-        delta=(frame["delta"] * 100.0).map(_delta),
+        delta=frame["delta"].map(to_points).map(_delta),
         p=[_p(None if math.isnan(p) else p) for p in frame["p_value"]],
     )[["dataset", "subset", "queries", "baseline", "candidate", "delta", "p"]]
 
