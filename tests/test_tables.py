@@ -15,7 +15,6 @@ import pytest
 import jinavdr.api as jv
 from jinavdr.errors import ArgumentError, UnknownNameError, cli_message
 from jinavdr.report.leaderboard import (
-    DatasetInfo,
     build_leaderboard,
     catalogue_namer,
     collection_datasets,
@@ -24,17 +23,10 @@ from jinavdr.report.leaderboard import (
 from jinavdr.report.references import load_references
 from jinavdr.results.frame import FRAME_COLUMNS, results_frame
 from jinavdr.results.store import read_result_file
+from tests.test_leaderboard import DATASETS, FIXTURES  # the fixture catalogue, declared once
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "results" / "baseline"
-FIXTURES = REPO / "tests" / "fixtures" / "results" / "leaderboard"
-DATASETS = (
-    DatasetInfo("airbnb-synthetic", ("de", "en", "jp"), "Housing", "Tables", True),
-    DatasetInfo("docvqa", ("default",), "Mixed", "Scans"),
-    DatasetInfo("jdocqa", ("default",), "News", "Digital Docs"),
-    DatasetInfo("stanford-slide", ("default",), "Education", "Slides"),
-    DatasetInfo("tabfquad", ("default",), "Mixed", "Tables"),
-)
 
 
 @pytest.fixture(scope="module")
