@@ -12,7 +12,9 @@
 - An encoder with a split page path (``page_preparer`` / ``embed_prepared``, :func:`prepares_pages`)
   gets batches bounded by a token budget (padding counted), prepared (decoded, resized, patchified,
   tokenised) in spawned worker processes into pinned memory, a few batches ahead of the model.
-  Other encoders get decoded pages (decoding in spawned ``DataLoader`` workers when asked).
+  Other encoders get decoded pages (decoded in the worker processes when there are any). The
+  workers are a :class:`~jinavdr.engine.workers.PreparationPool`: a run passes one pool to every
+  call, so its processes start once per run, not once per subset.
 - A CUDA out-of-memory error halves the batch size and retries the same items (the smaller size
   is kept for the rest of the call); :class:`EncodeStats` records how often.
 - Every model call runs under ``torch.inference_mode()``; embeddings are returned on the CPU.
@@ -27,12 +29,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jinavdr.catalogue.dataset import Corpus, PageDecodeError, Queries
+from jinavdr.catalogue.dataset import Corpus, Queries
 from jinavdr.engine.cache import EmbeddingCache, adapter_key, image_digest, page_key, query_key, take
+from jinavdr.engine.workers import DecodeFailure, PreparationPool, PreparedBatch, Preparer, prepare_batch
 from jinavdr.errors import DataError, JinaVDRError
 
 if TYPE_CHECKING:
-    from jinavdr.models.base import Encoder, Page
+    from jinavdr.models.base import Encoder
     from jinavdr.models.embeddings import Embeddings
     from jinavdr.models.registry import ModelSpec
 
@@ -442,100 +445,6 @@ def encode_queries(
 # ---- pages ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _DecodeFailure:
-    doc_id: str
-    dataset: str
-    message: str
-
-    def raise_(self) -> None:
-        raise PageDecodeError(self.doc_id, self.dataset, RuntimeError(self.message))
-
-
-def _page(corpus: Corpus, i: int, texts: list[str] | None, images: bool) -> Page:
-    from jinavdr.models.base import Page
-
-    return Page(corpus.ids[i], corpus.image(i) if images else None, None if texts is None else texts[i])
-
-
-class _PageDataset:
-    """Builds the :class:`Page` objects of ``order`` (decoding images only when needed)."""
-
-    def __init__(self, corpus: Corpus, order: list[int], texts: list[str] | None, images: bool) -> None:
-        self.corpus, self.order, self.texts, self.images = corpus, order, texts, images
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    def __getitem__(self, j: int) -> Page | _DecodeFailure:
-        try:
-            return _page(self.corpus, self.order[j], self.texts, self.images)
-        except PageDecodeError as exc:  # re-raised in the main process with its doc id
-            return _DecodeFailure(exc.doc_id, exc.dataset, str(exc.__cause__ or exc))
-
-
-def _collate(items: list[Any]) -> list[Any]:
-    return items
-
-
-def _loader_options(num_workers: int, pin: bool) -> dict[str, Any]:
-    """DataLoader options: worker processes start by ``spawn`` (never a fork of a process that
-    imported torch), each keeps a few batches ready; pinned host memory when feeding a GPU."""
-    if num_workers < 0:
-        raise JinaVDRError(f"num_workers must be >= 0, got {num_workers}")
-    if num_workers == 0:
-        return {"num_workers": 0, "pin_memory": pin}
-    return {"num_workers": num_workers, "multiprocessing_context": "spawn", "prefetch_factor": 4,
-            "pin_memory": pin}
-
-
-@dataclass
-class PreparedBatch:
-    """One batch of pages turned into model inputs on the host (in a worker process), with the
-    worker's time per stage (``decode``, ``preprocess``)."""
-
-    positions: list[int]
-    inputs: Any
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def pin_memory(self) -> PreparedBatch:
-        """Page-locked copies of the input tensors (called by the DataLoader's pinning thread)."""
-        import torch
-
-        inputs = self.inputs
-        if isinstance(inputs, dict):
-            inputs = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-        return PreparedBatch(self.positions, inputs, self.seconds)
-
-
-class _PreparedPages:
-    """Item ``b``: batch ``b`` of pages decoded and prepared by ``preparer`` (a picklable callable
-    from the encoder's ``page_preparer()``), or the first page that failed to decode."""
-
-    def __init__(self, corpus: Corpus, batches: list[list[int]], preparer: Callable[[list[Page]], Any],
-                 texts: list[str] | None, images: bool) -> None:
-        self.corpus, self.batches, self.preparer, self.texts, self.images = corpus, batches, preparer, texts, images
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, b: int) -> PreparedBatch | _DecodeFailure:
-        return prepare_batch(self.corpus, self.batches[b], self.preparer, self.texts, self.images)
-
-
-def prepare_batch(corpus: Corpus, positions: list[int], preparer: Callable[[list[Page]], Any],
-                  texts: list[str] | None, images: bool) -> PreparedBatch | _DecodeFailure:
-    """Decode the pages at ``positions`` and prepare them, timing both stages."""
-    t0 = time.perf_counter()
-    try:
-        pages = [_page(corpus, i, texts, images) for i in positions]
-    except PageDecodeError as exc:
-        return _DecodeFailure(exc.doc_id, exc.dataset, str(exc.__cause__ or exc))
-    t1 = time.perf_counter()
-    inputs = preparer(pages)
-    return PreparedBatch(positions, inputs, {"decode": t1 - t0, "preprocess": time.perf_counter() - t1})
-
-
 def prepares_pages(encoder: Any) -> bool:
     """Whether the encoder splits page encoding into host preparation (``page_preparer()``, a
     picklable callable run in worker processes; None when the encoder cannot) and the model step
@@ -552,6 +461,7 @@ def encode_pages(
     model: ModelSpec | str | None = None,
     batch_size: int = 8,
     num_workers: int = 0,
+    pool: PreparationPool | None = None,
     token_budget: int | None = None,
     progress: bool = False,
 ) -> tuple[Embeddings, EncodeStats]:
@@ -559,11 +469,17 @@ def encode_pages(
 
     An encoder with a split page path (:func:`prepares_pages`) gets batches of at most ``batch_size``
     pages and ``token_budget`` padded vision tokens (default: the encoder's ``token_budget()``, sized
-    from free GPU memory), prepared in ``num_workers`` spawned processes into pinned memory, a few
-    batches ahead. Other encoders get ``batch_size`` decoded pages per call.
+    from free GPU memory), prepared in worker processes into pinned memory, a few batches ahead.
+    Other encoders get ``batch_size`` decoded pages per call (decoded in the workers).
+    The workers: ``pool`` (a :class:`~jinavdr.engine.workers.PreparationPool` kept for a whole run,
+    so its processes start once), else ``num_workers`` processes started for this call alone
+    (0: everything in this process).
 
     Raises :class:`~jinavdr.catalogue.dataset.PageDecodeError` (doc id and dataset) for an undecodable page.
     """
+    if num_workers < 0:
+        raise JinaVDRError(f"num_workers must be >= 0, got {num_workers}")
+    workers = _Workers(pool, num_workers)
     model_key = _cache_key(encoder, cache, model)
     plan = plan_pages(corpus, encoder.page_input, cache=cache, model_key=model_key, tokens=page_tokens_of(encoder))
     t0 = time.perf_counter()
@@ -578,10 +494,10 @@ def encode_pages(
             advance(len(emb))
 
         if prepares_pages(encoder):
-            _encode_prepared(encoder, corpus, plan, done, batch_size=batch_size, num_workers=num_workers,
+            _encode_prepared(encoder, corpus, plan, done, batch_size=batch_size, workers=workers,
                              token_budget=token_budget)
         else:
-            _encode_plain(encoder, corpus, plan, done, batch_size=batch_size, num_workers=num_workers)
+            _encode_plain(encoder, corpus, plan, done, batch_size=batch_size, workers=workers)
     plan.stats.seconds = time.perf_counter() - t0
     plan.stats.encoded = len(plan.order)
     return plan.assemble(), plan.stats
@@ -591,33 +507,68 @@ def _tick(stats: EncodeStats, stage: str, seconds: float) -> None:
     stats.stages[stage] = stats.stages.get(stage, 0.0) + seconds
 
 
+class _Workers:
+    """Where a call's pages are prepared: the caller's pool, a pool of ``num_workers`` for this call
+    alone, or this process (``num_workers`` 0)."""
+
+    def __init__(self, pool: PreparationPool | None, num_workers: int) -> None:
+        self.pool, self.num_workers = pool, num_workers
+
+    @contextmanager
+    def batches(self, corpus: Corpus, batches: Sequence[Sequence[int]], preparer: Preparer, texts: list[str] | None,
+                images: bool, *, pin: bool = False, local: bool = False) -> Iterator[Iterator[PreparedBatch | DecodeFailure]]:
+        """The prepared ``batches`` in order; ``local``: in this process whatever the workers."""
+        from contextlib import closing
+
+        from jinavdr.engine.workers import PreparationPool, prepare_locally
+
+        if local or (self.pool is None and self.num_workers == 0):
+            yield prepare_locally(corpus, batches, preparer, texts, images)
+            return
+        own = self.pool is None
+        pool = PreparationPool(self.num_workers) if self.pool is None else self.pool
+        try:
+            with closing(pool.prepare(corpus, batches, preparer, texts, images, pin=pin)) as prepared:
+                yield prepared
+        finally:
+            if own:
+                pool.close()
+
+
+def _timed(items: Iterator[PreparedBatch | DecodeFailure], stats: EncodeStats) -> Iterator[PreparedBatch]:
+    """``items`` with the waits (``first_batch``: worker start-up included; ``wait_for_data``) and the
+    workers' stage seconds added to ``stats``; a decode failure is raised with its doc id."""
+    waited = time.perf_counter()
+    for b, item in enumerate(items):
+        _tick(stats, "wait_for_data" if b else "first_batch", time.perf_counter() - waited)
+        if isinstance(item, DecodeFailure):
+            item.raise_()
+        for stage, seconds in item.seconds.items():
+            _tick(stats, stage, seconds)
+        yield item
+        waited = time.perf_counter()
+
+
 def _encode_plain(encoder: Encoder, corpus: Corpus, plan: EncodePlan, done: Callable[[list[int], Embeddings], None],
-                  *, batch_size: int, num_workers: int) -> None:
-    from torch.utils.data import DataLoader
+                  *, batch_size: int, workers: _Workers) -> None:
+    from jinavdr.engine.workers import decoded_pages
 
     texts, images = page_texts(corpus, encoder.page_input), reads_images(encoder.page_input)
     order = plan.order
-    loader = DataLoader(_PageDataset(corpus, order, texts, images), batch_size=batch_size, shuffle=False,
-                        collate_fn=_collate, **_loader_options(num_workers if images else 0, False))
+    groups = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
     batcher = _Batcher(lambda items, batch_size: encoder.encode_pages(items, batch_size=batch_size),
                        batch_size, plan.stats, "page")
-    start_of_batch = 0
-    for batch in loader:
-        for item in batch:
-            if isinstance(item, _DecodeFailure):
-                item.raise_()
-        positions = order[start_of_batch : start_of_batch + len(batch)]
-        start_of_batch += len(batch)
-        start = 0
-        for emb in batcher(batch):
-            done(positions[start : start + len(emb)], emb)
-            start += len(emb)
+    with workers.batches(corpus, groups, decoded_pages, texts, images, local=not images) as prepared:
+        for item in _timed(prepared, plan.stats):
+            start = 0
+            for emb in batcher(item.inputs):
+                done(item.positions[start : start + len(emb)], emb)
+                start += len(emb)
 
 
 def _encode_prepared(encoder: Any, corpus: Corpus, plan: EncodePlan, done: Callable[[list[int], Embeddings], None],
-                     *, batch_size: int, num_workers: int, token_budget: int | None) -> None:
+                     *, batch_size: int, workers: _Workers, token_budget: int | None) -> None:
     import torch
-    from torch.utils.data import DataLoader
 
     stats = plan.stats
     texts, images = page_texts(corpus, encoder.page_input), reads_images(encoder.page_input)
@@ -633,22 +584,14 @@ def _encode_prepared(encoder: Any, corpus: Corpus, plan: EncodePlan, done: Calla
     stats.padded_tokens = sum(len(b) * max(cost_of[i] for i in b) for b in batches)
     preparer = encoder.page_preparer()
     pin = getattr(getattr(encoder, "device", None), "type", "cpu") == "cuda" and torch.cuda.is_available()
-    loader = DataLoader(_PreparedPages(corpus, batches, preparer, texts, images), batch_size=None, shuffle=False,
-                        **_loader_options(num_workers, pin))
-    waited = time.perf_counter()
-    for b, item in enumerate(loader):  # the first wait includes starting the worker processes
-        _tick(stats, "wait_for_data" if b else "first_batch", time.perf_counter() - waited)
-        if isinstance(item, _DecodeFailure):
-            item.raise_()
-        for stage, seconds in item.seconds.items():
-            _tick(stats, stage, seconds)
-        for positions, emb in _embed_with_backoff(encoder, corpus, item, preparer, texts, images, stats):
-            done(positions, emb)
-        stats.final_batch_size = max(stats.final_batch_size, len(item.positions))
-        waited = time.perf_counter()
+    with workers.batches(corpus, batches, preparer, texts, images, pin=pin) as prepared:
+        for item in _timed(prepared, stats):
+            for positions, emb in _embed_with_backoff(encoder, corpus, item, preparer, texts, images, stats):
+                done(positions, emb)
+            stats.final_batch_size = max(stats.final_batch_size, len(item.positions))
 
 
-def _embed_with_backoff(encoder: Any, corpus: Corpus, item: PreparedBatch, preparer: Callable[[list[Page]], Any],
+def _embed_with_backoff(encoder: Any, corpus: Corpus, item: PreparedBatch, preparer: Preparer,
                         texts: list[str] | None, images: bool, stats: EncodeStats) -> list[tuple[list[int], Embeddings]]:
     """Embed one prepared batch; on CUDA out-of-memory, prepare and embed each half in turn."""
     import torch
@@ -673,7 +616,7 @@ def _embed_with_backoff(encoder: Any, corpus: Corpus, item: PreparedBatch, prepa
         out = []
         for part in (item.positions[:half], item.positions[half:]):
             sub = prepare_batch(corpus, part, preparer, texts, images)
-            if isinstance(sub, _DecodeFailure):
+            if isinstance(sub, DecodeFailure):
                 sub.raise_()
             out.extend(_embed_with_backoff(encoder, corpus, sub, preparer, texts, images, stats))  # type: ignore[arg-type]
         return out

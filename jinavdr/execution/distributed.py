@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from jinavdr.catalogue.dataset import Corpus, Subset
     from jinavdr.engine.cache import EmbeddingCache
     from jinavdr.engine.encoding import EncodePlan, EncodeStats
+    from jinavdr.engine.workers import PreparationPool
     from jinavdr.execution.runner import Events, RunOptions, RunReport, WorkUnit
     from jinavdr.models.embeddings import Embeddings
     from jinavdr.models.ranking import Run
@@ -329,9 +330,10 @@ def raise_failures(replies: Sequence[Reply], what: str) -> None:
 
 def encode_share(
     encoder: Any, subset: Subset, role: str, positions: Sequence[int], *, cache: EmbeddingCache | None,
-    model_key: str, options: RunOptions, rank: int,
+    model_key: str, options: RunOptions, rank: int, pool: PreparationPool | None = None,
 ) -> Reply:
-    """Encode ``positions`` of ``subset``'s queries or pages on this rank (through its own cache)."""
+    """Encode ``positions`` of ``subset``'s queries or pages on this rank (through its own cache;
+    pages prepared by ``pool``, the rank's workers for the whole run)."""
     from jinavdr.engine.encoding import encode_pages, encode_queries
 
     if role == "query":
@@ -339,7 +341,7 @@ def encode_share(
         emb, stats = encode_queries(encoder, texts, cache=cache, model=model_key, batch_size=options.query_batch)
     else:
         emb, stats = encode_pages(encoder, sub_corpus(subset.corpus, positions), cache=cache, model=model_key,
-                                  batch_size=options.page_batch, num_workers=options.num_workers)
+                                  batch_size=options.page_batch, num_workers=options.num_workers, pool=pool)
     return Reply(rank, socket.gethostname(), embeddings=emb, encoded=stats.encoded,
                  cached=stats.cached + stats.duplicates, oom_retries=stats.oom_retries)
 
@@ -474,7 +476,7 @@ class DistributedBackend(DefaultBackend):
             own_exc = None
             try:
                 own = encode_share(_CountingEncoder(encoder, report), self._subset, role, shares[0], cache=cache,
-                                   model_key=model_key, options=self.options, rank=0)
+                                   model_key=model_key, options=self.options, rank=0, pool=self.workers(self.options))
             except Exception as exc:  # noqa: BLE001 - raised after every rank answered
                 own, own_exc = _failure(0, exc), exc
             replies = self.group.gather(own) or [own]
@@ -528,7 +530,14 @@ class DistributedBackend(DefaultBackend):
             return False
 
     def serve(self) -> RunReport | None:
-        """Follow rank 0's commands until ``end``; returns rank 0's report (None: released early)."""
+        """Follow rank 0's commands until ``end``; returns rank 0's report (None: released early).
+        The rank's preparation workers stop when it returns or fails."""
+        try:
+            return self._serve()
+        finally:
+            self.close()
+
+    def _serve(self) -> RunReport | None:
         options = self.options
         rank = self.group.env.rank
         adapter: Any = None
@@ -563,7 +572,8 @@ class DistributedBackend(DefaultBackend):
                     if subset is None:
                         raise JinaVDRError(subset_error or "no subset was loaded")
                     reply = encode_share(adapter, subset, role, share, cache=self.cache(options),
-                                         model_key=self.model_key(adapter, self.cache(options)), options=options, rank=rank)
+                                         model_key=self.model_key(adapter, self.cache(options)), options=options,
+                                         rank=rank, pool=self.workers(options))
                 except Exception as exc:  # noqa: BLE001 - rank 0 records it as the subset's failure
                     reply = _failure(rank, exc)
                 self.group.gather(reply)

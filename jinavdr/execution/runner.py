@@ -40,6 +40,7 @@ from jinavdr.results.store import ResultStore, check_compatible
 
 if TYPE_CHECKING:
     from jinavdr.catalogue.tasks import SubsetSpec, TaskSpec
+    from jinavdr.engine.workers import PreparationPool
     from jinavdr.models.base import Encoder, Searcher
     from jinavdr.models.registry import ModelSpec
 
@@ -366,10 +367,15 @@ class Runner:
             check = getattr(self.backend, "check_sources", None)
             if check is not None:  # without the Hub: every missing item at once, before any loading
                 check(self.model.name, todo, self.options)
-            adapter = self._load_model()
-            if not self.options.overwrite:
-                self._check_files(todo, partial=False)
-            self._run_units(adapter, todo, report)
+            try:
+                adapter = self._load_model()
+                if not self.options.overwrite:
+                    self._check_files(todo, partial=False)
+                self._run_units(adapter, todo, report)
+            finally:  # worker processes live as long as the run
+                close = getattr(self.backend, "close", None)
+                if close is not None:
+                    close()
         report.datasets = self._scores(units)
         report.seconds = time.perf_counter() - start
         return report
@@ -595,6 +601,7 @@ class DefaultBackend:
         self.device = device
         self.allow_unpinned = allow_unpinned
         self._cache: Any = None
+        self._pool: PreparationPool | None = None
         #: the loaded model ranks by itself from text (a lexical searcher such as BM25)
         self._lexical = False
 
@@ -642,6 +649,23 @@ class DefaultBackend:
 
             self._cache = EmbeddingCache(options.cache_dir)
         return self._cache
+
+    def workers(self, options: RunOptions) -> PreparationPool | None:
+        """The run's page preparation workers (``options.num_workers`` spawned processes, started on
+        first use and kept for every subset until :meth:`close`); None without workers."""
+        if options.num_workers == 0:
+            return None
+        if self._pool is None:
+            from jinavdr.engine.workers import PreparationPool
+
+            self._pool = PreparationPool(options.num_workers)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the preparation workers (the runner calls it when a run ends, however it ends)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def model_key(self, adapter: Any, cache: Any) -> str:
         """The embedding cache key of ``adapter`` (:func:`jinavdr.engine.cache.adapter_key`), described
@@ -709,7 +733,7 @@ class DefaultBackend:
         progress("pages", 0, totals["pages"])
         p_emb, p_stats = encode_pages(
             counting, subset.corpus, cache=store, model=key,
-            batch_size=options.page_batch, num_workers=options.num_workers,
+            batch_size=options.page_batch, num_workers=options.num_workers, pool=self.workers(options),
         )
         timings.page_encoding = time.perf_counter() - t0
         if p_stats.encoded and p_stats.seconds > 0:
