@@ -75,6 +75,10 @@ def test_reduced_benchmark_runs_the_real_path_and_prints_its_figures(tmp_path, m
     assert figures["min_cosine_vs_batch1"] > 0.9999  # fp32 on the CPU: batching does not move embeddings
     assert {"vision_tower", "language_model", "preprocess", "decode"} <= set(figures["stages_s"])
     assert figures["full_benchmark_tokens"] > 0 and figures["projected_full_h"] > 0
+    # two subsets through one pool of one worker: started once; only the first subset waits for it
+    assert figures["subsets"] == 2 and figures["workers"] == 1 and figures["pool_starts"] == 1
+    assert len(figures["first_batch_s"]) == 2 and figures["first_batch_s"][0] > figures["first_batch_s"][1]
+    assert figures["projected_restart_h"] > figures["projected_full_h"] >= figures["projected_steady_h"]
 
 
 def test_full_benchmark_tokens_from_the_subset_facts():
