@@ -107,6 +107,7 @@ def _prepare(request: RunRequest) -> _Prepared:
                        domains=request.domains, formats=request.formats)
     units = select_shard(units, request.shard)
     device = request.device or str(resolve_device(None))
+    options = dataclasses.replace(options, num_workers=request.workers(device))  # "auto" for this device
     return _Prepared(spec, options, units, ResultStore(request.results_dir), device)
 
 
@@ -161,7 +162,7 @@ def run(
     k: int | None = None,
     batch_size: int | None = None,
     query_batch_size: int | None = None,
-    num_workers: int = 0,
+    num_workers: int | str = "auto",
     device: str | None = None,
     allow_unpinned: bool = False,
     use_cache: bool = True,
@@ -189,6 +190,8 @@ def run(
     Raises :class:`~jinavdr.errors.JinaVDRError` (before any encoding) for bad options, unknown
     names, an unwritable results folder, or result files that are corrupt or hold other settings.
     ``k`` is the ranking depth (default: the protocol's, 100 for ``beir``; ``paper`` ranks all pages).
+    ``num_workers`` page preparation processes serve the whole run (started once); ``"auto"``: none on
+    the CPU, on a GPU the cores less two, at most 8 (:func:`jinavdr.engine.workers.auto_workers`).
     ``shard="i/n"`` runs only part ``i`` of ``n`` of the selected subsets (:mod:`jinavdr.execution.shards`).
     Under ``torchrun`` every process encodes a share and rank 0 writes (:mod:`jinavdr.execution.distributed`).
     """

@@ -149,10 +149,9 @@ def test_bad_pool_sizes_are_refused():
 
 
 def test_v4_collate_equals_preparing_the_batch_at_once():
-    from tests.tiny_models import qwen_image_processor, qwen_tokenizer
-
     from jinavdr.models.adapters.jina import V4PagePreparer
     from jinavdr.models.base import Page
+    from tests.tiny_models import qwen_image_processor, qwen_tokenizer
 
     pages = [Page(f"p{i}", Image.new("RGB", (28 * (i + 1), 56), (10 * i, 20, 30))) for i in range(5)]
     for side in ("right", "left"):
@@ -199,6 +198,27 @@ def test_runner_backend_keeps_one_pool_and_closes_it():
     procs = list(pool._procs)
     backend.close()
     assert pool.pids == [] and not any(p.is_alive() for p in procs)
+
+
+def test_auto_workers_none_on_cpu_a_share_of_the_cores_on_a_gpu():
+    from jinavdr.engine.workers import auto_workers
+
+    assert auto_workers("cpu", cores=64) == 0
+    assert auto_workers("cuda", cores=16, ranks_per_node=1) == 8  # capped
+    assert auto_workers("cuda:1", cores=32, ranks_per_node=8) == 2  # 4 cores per rank, less 2
+    assert auto_workers("cuda", cores=2, ranks_per_node=1) == 1  # at least one
+
+
+def test_run_request_num_workers_auto_numbers_and_refusals():
+    from jinavdr.errors import ArgumentError
+    from jinavdr.execution.request import RunRequest
+
+    assert RunRequest("bm25").num_workers == "auto" and RunRequest("bm25").workers("cpu") == 0
+    assert RunRequest("bm25", num_workers="AUTO").workers("cpu") == 0
+    assert RunRequest("bm25", num_workers="3").workers("cuda") == 3 and RunRequest("bm25", num_workers=2).workers() == 2
+    for bad in (-1, "many", 1.5, True):
+        with pytest.raises(ArgumentError, match=r"num_workers.*must be a number of processes \(0 or more\) or 'auto'"):
+            RunRequest("bm25", num_workers=bad).run_options()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -222,7 +222,7 @@ def run_command(
     k: int | None = typer.Option(None, "--k", help="Ranking depth per query (default 100; paper ranks every page).", rich_help_panel=_RUN),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Pages per model call (default 8 for image models, 32 for text models).", rich_help_panel=_RUN),
     query_batch_size: int | None = typer.Option(None, "--query-batch-size", help="Queries per model call (default 32).", rich_help_panel=_RUN),
-    num_workers: int = typer.Option(0, "--num-workers", help="Image decoding worker processes.", rich_help_panel=_RUN),
+    num_workers: str = typer.Option("auto", "--num-workers", help="Page decoding and preparation processes, started once per run; auto: none on the CPU, on a GPU the cores less 2 (at most 8).", rich_help_panel=_RUN),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available).", rich_help_panel=_RUN),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the embedding cache.", rich_help_panel=_RUN),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder (default $JINAVDR_CACHE or ~/.cache/jinavdr/embeddings).", rich_help_panel=_RUN),

@@ -411,16 +411,38 @@ def _write_context(path: Path, context: tuple[Any, ...], dataset: str) -> None:
         ) from exc
 
 
+#: most workers ``auto`` gives one GPU: at 6-11 pages/s per core (transformers 4 / 5 image
+#: processors, benchmarks/prepare_throughput.py) 8 prepare 50-90 pages/s, several times what one GPU encodes.
+AUTO_MAX_WORKERS = 8
+
+
+def auto_workers(device: str, *, cores: int | None = None, ranks_per_node: int | None = None) -> int:
+    """Workers for ``--num-workers auto``: none on the CPU (the model needs the cores itself); on a
+    GPU, this process's share of the cores (``LOCAL_WORLD_SIZE`` ranks per node under torchrun) less
+    two (the main process, the collector), at least 1 and at most :data:`AUTO_MAX_WORKERS`."""
+    import os
+
+    if not device.startswith("cuda"):
+        return 0
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if ranks_per_node is None:
+        ranks_per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(1, min(AUTO_MAX_WORKERS, cores // max(1, ranks_per_node) - 2))
+
+
 def _describe(positions: Sequence[int]) -> str:
     shown = ", ".join(str(i) for i in positions[:8])
     return shown + (f", ... ({len(positions)} pages)" if len(positions) > 8 else "")
 
 
 __all__ = [
+    "AUTO_MAX_WORKERS",
     "DecodeFailure",
     "PreparationPool",
     "PreparedBatch",
     "Preparer",
+    "auto_workers",
     "chunks",
     "collate",
     "decoded_pages",

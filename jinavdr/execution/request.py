@@ -43,7 +43,9 @@ class RunRequest:
     k: int | None = None
     batch_size: int | None = None
     query_batch_size: int | None = None
-    num_workers: int = 0
+    #: page preparation processes, or "auto" (none on the CPU; on a GPU, see
+    #: :func:`jinavdr.engine.workers.auto_workers`)
+    num_workers: int | str = "auto"
     device: str | None = None
     allow_unpinned: bool = False
     use_cache: bool = True
@@ -67,6 +69,19 @@ class RunRequest:
         options = {k: v for k, v in self.model_options.items() if v is not None}
         object.__setattr__(self, "model_options", MappingProxyType(options))
 
+    def workers(self, device: str = "cpu") -> int:
+        """``num_workers`` as a number of processes (``"auto"`` resolved for ``device``)."""
+        value = self.num_workers
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            from jinavdr.engine.workers import auto_workers
+
+            return auto_workers(device)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ArgumentError("num_workers", f"must be a number of processes (0 or more) or 'auto', got {value!r}")
+        return value
+
     def run_options(self) -> RunOptions:
         """The runner's evaluation options, checked: depth against the protocol, sizes >= 1."""
         from jinavdr.evaluation.protocols import get_protocol
@@ -82,10 +97,8 @@ class RunRequest:
         for name, value in (("batch_size", self.batch_size), ("query_batch_size", self.query_batch_size)):
             if value is not None and value < 1:
                 raise ArgumentError(name, f"must be at least 1, got {value}")
-        if self.num_workers < 0:
-            raise ArgumentError("num_workers", f"must be 0 or more, got {self.num_workers}")
         return RunOptions(
             protocol=proto.name, k=depth, batch_size=self.batch_size, query_batch_size=self.query_batch_size,
-            num_workers=self.num_workers, use_cache=self.use_cache, cache_dir=self.cache_dir,
+            num_workers=self.workers(), use_cache=self.use_cache, cache_dir=self.cache_dir,
             strict=self.strict, overwrite=self.overwrite, save_run=self.save_run,
         )  # fmt: skip
