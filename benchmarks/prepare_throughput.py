@@ -7,8 +7,8 @@ Real-size synthetic pages (the page-size distribution of the 96 Jina-VDR subsets
 installed transformers provides. Measured side by side in one run:
 
 * **in this process**, one page at a time: seconds per page for decoding and for preparation;
-* **through a preparation pool** (:class:`jinavdr.engine.workers.PreparationPool`) of 1 to ``--max-workers``
-  workers, batches of ``--batch-size`` pages split between them: pages/s after the workers started.
+* **through a preparation pool** (:class:`jinavdr.engine.workers.PreparationPool`) of each size in
+  ``--workers`` (default 1 to the cores), batches of ``--batch-size`` pages split between them: pages/s after the workers started.
 
 Printed: pages/s per core, and how many workers a GPU needs at the rate measured on an H200
 (9.82 pages/s, ``docs/scale-out.md``) and at the rate a one-hour full benchmark needs (70,615 pages in
@@ -18,7 +18,7 @@ Printed: pages/s per core, and how many workers a GPU needs at the rate measured
 Usage::
 
     python benchmarks/prepare_throughput.py                   # 48 real-size pages, 1..cores workers
-    python benchmarks/prepare_throughput.py --pages 6 --max-workers 1 --scale 0.25   # seconds (CI)
+    python benchmarks/prepare_throughput.py --pages 6 --batch-size 2 --workers 1 --scale 0.25   # seconds (CI)
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=8, help="pages per batch (split between the workers)")
-    ap.add_argument("--max-workers", type=int, default=None, help="default: the cores of this machine")
+    ap.add_argument("--workers", default=None, help="pool sizes to measure, comma-separated (default: 1 to the cores)")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink every page side (1.0: real size)")
     ap.add_argument("--max-pixels", type=int, default=PAPER_MAX_PIXELS)
     ap.add_argument("--seed", type=int, default=0)
@@ -88,7 +88,7 @@ def main() -> None:
     import transformers
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    max_workers = args.max_workers or cores
+    sizes_of_pools = [int(w) for w in args.workers.split(",")] if args.workers else list(range(1, cores + 1))
     sizes = bench.sample_sizes(bench.read_subsets(), args.pages, args.seed, scale=args.scale)
     corpus = bench.synthetic_corpus(sizes, args.seed)
     prep = preparer(args.max_pixels)
@@ -103,7 +103,7 @@ def main() -> None:
     per_core = 1.0 / (decode_s + preprocess_s)
     print(f"in process: decode {decode_s * 1000:.0f} ms + prepare {preprocess_s * 1000:.0f} ms per page = "
           f"{per_core:.2f} pages/s per core")
-    for workers in range(1, max_workers + 1):
+    for workers in sizes_of_pools:
         rate, first_s = through_pool(corpus, prep, workers, args.batch_size)
         print(f"pool of {workers}: {rate:.2f} pages/s after the first batch ({first_s:.2f} s: start-up and first "
               f"batch), {rate / workers:.2f} per worker")

@@ -91,3 +91,24 @@ def test_full_benchmark_tokens_from_the_subset_facts():
     assert len(subsets) == 96 and sum(s.pages for s in subsets) == 70_615
     # 104.7 M vision tokens at the paper's budget (native resolution for practically every page)
     assert encode_throughput.full_benchmark_tokens(subsets, 37_788_800) == 104_670_137
+
+
+def test_prepare_benchmark_prints_the_per_core_rate_and_the_workers_a_gpu_needs(monkeypatch, capsys):
+    import math
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import prepare_throughput
+
+    monkeypatch.setattr(sys, "argv", ["prepare_throughput.py", "--pages", "6", "--batch-size", "2", "--workers", "1",
+                                      "--scale", "0.25"])
+    prepare_throughput.main()
+    out = capsys.readouterr().out.strip().splitlines()
+    fields = dict(item.split("=") for item in out[-1].split())
+    assert list(fields) == ["pages_per_s_per_core", "workers_for_h200", "workers_for_1h"]
+    per_core = float(fields["pages_per_s_per_core"])
+    assert per_core > 0
+    for key, rate in (("workers_for_h200", prepare_throughput.H200_PAGES_PER_S), ("workers_for_1h", 70_615 / 3600)):
+        # the printed rate is rounded to 3 decimals: the count lies between the counts at either end
+        lo, hi = math.ceil(rate / (per_core + 0.0005)), math.ceil(rate / max(1e-9, per_core - 0.0005))
+        assert lo <= int(fields[key]) <= hi
+    assert any(line.startswith("pool of 1: ") for line in out)
