@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -342,3 +344,34 @@ def test_fp32_values_that_are_not_bf16_numbers_stay_on_the_fp32_path(multi, bf16
     stats = ScoringStats()
     score_topk(q, p, similarity="maxsim", k=3, stats=stats)
     assert stats.precision == "fp32" and not bf16_kernel
+
+
+_INTERPRETED_KERNEL = r"""
+import torch
+from jinavdr.engine import maxsim_kernel as mk
+gen = torch.Generator().manual_seed(0)
+q = torch.randn(70, 128, generator=gen)
+lens = [5, 130, 1, 64, 400, 128, 129]  # one token to several tiles, tile edges on both sides
+p = torch.randn(sum(lens), 128, generator=gen)
+offsets = torch.tensor([0] + torch.tensor(lens).cumsum(0).tolist())
+out = torch.empty(70, len(lens))
+mk._kernel()[(2, len(lens))](q, p, offsets, out, 70, len(lens), D=128, BM=mk.BLOCK_M, BN=mk.BLOCK_N)
+want = torch.stack([(q @ p[a:b].T).amax(1) for a, b in zip(offsets.tolist(), offsets.tolist()[1:])], 1)
+print((out - want).abs().max().item())
+"""
+
+
+def test_maxsim_kernel_runs_each_pages_own_tiles_in_the_triton_interpreter():
+    """The bf16 kernel's logic on the CPU (Triton's interpreter, fp32 inputs: it has no bf16): pages of
+    1 to 400 tokens next to each other, each scanning only its own tiles, give the exact maxima."""
+    import importlib.util
+    import os
+    import subprocess
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed (it comes with CUDA builds of torch)")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    out = subprocess.run([sys.executable, "-c", _INTERPRETED_KERNEL], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-4

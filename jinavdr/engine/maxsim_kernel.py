@@ -3,8 +3,9 @@
 ``best_page_token(q_tokens, p_tokens, p_offsets)`` returns ``best[i, j]``: the largest dot product
 of query token ``i`` with the tokens of page ``j`` (rows ``p_offsets[j]:p_offsets[j+1]`` of
 ``p_tokens``), in fp32. One program takes :data:`BLOCK_M` query tokens and one page, and streams the
-page's tokens in tiles of :data:`BLOCK_N` (as many tiles as the longest page of the call needs;
-a shorter page masks the rest) through ``tl.dot`` (tensor cores, fp32 accumulators),
+page's tokens in tiles of :data:`BLOCK_N` (as many tiles as that page needs: a short page next to a
+long one does no padded work; only its last tile is masked) through ``tl.dot`` (tensor cores, fp32
+accumulators),
 keeping a running max per query token; the similarity matrix never reaches memory.
 
 Numerics: each dot product is one ``tl.dot`` over the full dimension (no split of the reduction),
@@ -37,7 +38,7 @@ def _kernel() -> Any:
         return None
 
     @triton.jit
-    def best_kernel(q_ptr, p_ptr, off_ptr, out_ptr, n_q, n_pages, n_tiles, D: tl.constexpr,
+    def best_kernel(q_ptr, p_ptr, off_ptr, out_ptr, n_q, n_pages, D: tl.constexpr,
                     BM: tl.constexpr, BN: tl.constexpr):
         pid_m = tl.program_id(0)
         page = tl.program_id(1)
@@ -47,7 +48,7 @@ def _kernel() -> Any:
         start = tl.load(off_ptr + page)
         end = tl.load(off_ptr + page + 1)
         best = tl.full((BM,), float("-inf"), tl.float32)
-        for tile in range(0, n_tiles):  # the longest page's tiles; shorter pages mask the rest
+        for tile in range(0, tl.cdiv(end - start, BN)):  # this page's own tiles only
             cols = start + tile * BN + tl.arange(0, BN)
             p = tl.load(p_ptr + cols[:, None] * D + dims[None, :], mask=cols[:, None] < end, other=0.0)
             s = tl.dot(q, tl.trans(p), out_dtype=tl.float32)
@@ -85,12 +86,10 @@ def _self_test(index: int) -> bool:
         return False
 
 
-def best_page_token(q_tokens: torch.Tensor, p_tokens: torch.Tensor, p_offsets: torch.Tensor,
-                    longest: int | None = None) -> torch.Tensor:
+def best_page_token(q_tokens: torch.Tensor, p_tokens: torch.Tensor, p_offsets: torch.Tensor) -> torch.Tensor:
     """``best [Tq, n_pages]`` fp32 (see the module docstring). ``q_tokens`` [Tq, D] and ``p_tokens``
     [Tp, D] are contiguous bf16 on one CUDA device; ``p_offsets`` int32/int64 [n_pages + 1] there.
-    Every page needs at least one token (an empty page would give -inf). ``longest``: the most
-    tokens of a page (saves reading the offsets back from the device)."""
+    Every page needs at least one token (an empty page would give -inf)."""
     import torch
 
     if q_tokens.dtype != torch.bfloat16 or p_tokens.dtype != torch.bfloat16:
@@ -103,9 +102,6 @@ def best_page_token(q_tokens: torch.Tensor, p_tokens: torch.Tensor, p_offsets: t
     if n_q == 0 or n_pages == 0:
         return out
     grid = (-(-n_q // BLOCK_M), n_pages)
-    if longest is None:
-        longest = int((p_offsets[1:] - p_offsets[:-1]).max())
-    n_tiles = -(-longest // BLOCK_N)
-    _kernel()[grid](q_tokens.contiguous(), p_tokens.contiguous(), p_offsets.contiguous(), out, n_q, n_pages, n_tiles,
+    _kernel()[grid](q_tokens.contiguous(), p_tokens.contiguous(), p_offsets.contiguous(), out, n_q, n_pages,
                     D=dim, BM=BLOCK_M, BN=BLOCK_N, num_warps=NUM_WARPS, num_stages=NUM_STAGES)
     return out

@@ -512,8 +512,11 @@ class _MaxSimScorer(_Scorer):
         return out
 
     def page_chunks(self, chunk: int | None) -> Iterator[_PageChunk]:
-        """Blocks of pages of similar length, padded to the block's longest page."""
+        """Blocks of pages of similar length: padded to the block's longest page (fp32), or packed
+        (bf16 kernel)."""
         import torch
+
+        from jinavdr.engine import maxsim_kernel
 
         pb, n = self.t.page_block, len(self.p)
         for blocks in _chunk_blocks(-(-n // pb), pb, chunk, self.DEFAULT_PAGE_CHUNK):
@@ -523,8 +526,9 @@ class _MaxSimScorer(_Scorer):
                 members = self.order[b * pb : min(n, (b + 1) * pb)]
                 lens = self.p_len[members]
                 width = int(lens.max())
-                if self.bf16:  # packed, unpadded tokens and offsets: the kernel masks per page
-                    parts.append((b * pb - start, *self._packed(members, lens), len(members), width))
+                if self.bf16:  # packed, unpadded tokens and offsets; the kernel runs each page's own tiles
+                    tiles = int((-(-lens // maxsim_kernel.BLOCK_N)).sum()) * maxsim_kernel.BLOCK_N
+                    parts.append((b * pb - start, *self._packed(members, lens), len(members), tiles))
                     continue
                 # padding slots repeat the page's last token: the max then only sees real tokens
                 j = torch.minimum(torch.arange(width).unsqueeze(0), (lens - 1).unsqueeze(1))
@@ -570,8 +574,8 @@ class _MaxSimScorer(_Scorer):
         from jinavdr.engine import maxsim_kernel
 
         for r, q_tokens, layout, n_q in qc.blocks:
-            for c, p_tokens, p_offsets, n_p, width in pc.blocks:
-                best = maxsim_kernel.best_page_token(q_tokens, p_tokens, p_offsets, width)  # [query tokens, n_p]
+            for c, p_tokens, p_offsets, n_p, tile_cols in pc.blocks:
+                best = maxsim_kernel.best_page_token(q_tokens, p_tokens, p_offsets)  # [query tokens, n_p]
                 self.stats._temp(best)
                 best = torch.cat([best, best.new_zeros(1, n_p)])  # the zero row for layout padding
                 total = best[layout[:, 0]]
@@ -580,8 +584,7 @@ class _MaxSimScorer(_Scorer):
                 out[r : r + n_q, c : c + n_p] = total
                 self.stats.tiles += 1
                 rows = -(-q_tokens.shape[0] // maxsim_kernel.BLOCK_M) * maxsim_kernel.BLOCK_M
-                cols = -(-width // maxsim_kernel.BLOCK_N) * maxsim_kernel.BLOCK_N
-                self.stats.performed_macs += rows * n_p * cols * q_tokens.shape[1]
+                self.stats.performed_macs += rows * tile_cols * q_tokens.shape[1]
         return out
 
 
