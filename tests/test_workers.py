@@ -97,7 +97,7 @@ def test_pool_starts_once_and_serves_every_call_like_local_preparation():
             assert [g.inputs["red"] for g in got] == [[5, 4, 3, 2], [1, 0], [6]]
             seen_pids |= {pid for g in got for pid in g.inputs["pids"]}
         assert pool.starts == 1
-        assert seen_pids <= set(pool.pids) and len(seen_pids) == 2  # both workers took part, nobody else
+        assert seen_pids and seen_pids <= set(pool.pids)  # the pool's workers (which ones: their race)
         assert os.getpid() not in seen_pids
         assert 1 <= pool.most_ahead <= 3
     assert pool.pids == []
@@ -198,6 +198,42 @@ def test_runner_backend_keeps_one_pool_and_closes_it():
     procs = list(pool._procs)
     backend.close()
     assert pool.pids == [] and not any(p.is_alive() for p in procs)
+
+
+def test_a_subsets_image_column_is_memory_mapped_by_the_workers_not_copied():
+    """A loaded corpus (Arrow image column of 8 noisy PNGs, > 1 MiB) travels as a small pickle plus an
+    Arrow file the workers map; they decode exactly the pages this process decodes."""
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+
+    from jinavdr.catalogue.loaders import _corpus
+    from jinavdr.engine.workers import MAP_BYTES
+
+    rng = np.random.default_rng(0)
+    blobs = []
+    for _ in range(8):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(buf, format="PNG")
+        blobs.append(buf.getvalue())
+    images = pa.array([{"bytes": b, "path": None} for b in blobs],
+                      type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    table = pa.table({"corpus-id": [f"p{i}" for i in range(8)], "image": images})
+    corpus = _corpus(table, [f"p{i}" for i in range(8)], dataset="mapped", base_dir=None)
+    assert images.nbytes > MAP_BYTES
+    with PreparationPool(2) as pool:
+        prepared = pool.prepare(corpus, [[7, 6, 5], [4, 3, 2, 1, 0]], decoded_pages, None, True)
+        first = next(prepared)
+        (folder,) = [p for p in pool._dir.iterdir() if p.is_dir()]
+        assert (folder / "context.pkl").stat().st_size < 64 * 1024  # the images are not in the pickle
+        assert sorted(p.name for p in folder.glob("*.arrow")) == ["array-0.arrow"]
+        batches = [first, *prepared]
+        assert pool.mapped_bytes == images.nbytes
+    got = [page for b in batches for page in b.inputs]
+    assert [p.doc_id for p in got] == [f"p{i}" for i in (7, 6, 5, 4, 3, 2, 1, 0)]
+    for page in got:
+        assert page.image.tobytes() == corpus.image(int(page.doc_id[1:])).tobytes()
 
 
 def test_auto_workers_none_on_cpu_a_share_of_the_cores_on_a_gpu():

@@ -7,8 +7,10 @@ once (never a fork of a process that imported torch) and serves every
 interpreter) is paid once per run instead of once per subset.
 
 - **What travels.** A call's context (corpus, preparer, OCR texts) is pickled once into a file that
-  each worker reads on its first task of the call; tasks carry only page positions. Prepared tensors
-  come back through shared memory (``torch.multiprocessing``), pinned when they feed a GPU.
+  each worker reads on its first task of the call; large Arrow arrays in it (a subset's image
+  column) are written beside it as Arrow files that every worker memory-maps, so N workers share one
+  copy of the images instead of holding N. Tasks carry only page positions. Prepared tensors come
+  back through shared memory (``torch.multiprocessing``), pinned when they feed a GPU.
 - **Pages of one batch in parallel.** A preparer with a ``collate(parts)`` method (the split page
   path's, see :class:`jinavdr.models.adapters.jina.V4PagePreparer`) has each batch cut into one
   chunk per worker; the chunks are prepared side by side and joined in page order, so the first
@@ -28,6 +30,7 @@ from __future__ import annotations
 import pickle
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -200,6 +203,8 @@ class PreparationPool:
         self.start_seconds = 0.0
         #: most batches submitted but not yet handed to the caller, over the pool's life
         self.most_ahead = 0
+        #: bytes of the last call's context that the workers memory-map instead of unpickling
+        self.mapped_bytes = 0
         self._procs: list[Any] = []
         self._tasks: Any = None
         self._results: Any = None
@@ -327,8 +332,10 @@ class PreparationPool:
                 self._start()
             assert self._dir is not None
             call = _Call(uuid.uuid4().hex, preparer, pin)
-            path = self._dir / f"{call.id}.pkl"
-            _write_context(path, (corpus, preparer, texts, images), corpus.dataset)
+            folder = self._dir / call.id
+            folder.mkdir()
+            path = folder / "context.pkl"
+            self.mapped_bytes = _write_context(path, (corpus, preparer, texts, images), corpus.dataset)
             with self._lock:
                 self._call = call
             yield from self._run(call, str(path), batches, preparer)
@@ -391,17 +398,54 @@ class PreparationPool:
                 self._ready.get_nowait()
             except queue.Empty:
                 break
-        if call is not None and self._dir is not None:
-            (self._dir / f"{call.id}.pkl").unlink(missing_ok=True)
+        if call is not None and self._dir is not None:  # workers keep their mappings (Linux)
+            shutil.rmtree(self._dir / call.id, ignore_errors=True)
         if self._procs and not self._alive():
             self.close()
 
 
-def _write_context(path: Path, context: tuple[Any, ...], dataset: str) -> None:
-    """Pickle a call's context for the workers; say what to do when it cannot travel."""
+#: Arrow arrays of at least this many bytes (a corpus's image column) travel to the workers as
+#: memory-mapped Arrow files: every worker maps the same file (shared page cache) instead of holding
+#: its own copy of the subset's images.
+MAP_BYTES = 1 << 20
+
+
+class _ContextPickler(pickle.Pickler):
+    """Pickles a call's context; large Arrow arrays go to Arrow IPC files in ``folder``, read back
+    memory-mapped (:func:`_mapped_array`)."""
+
+    def __init__(self, fh: Any, folder: Path) -> None:
+        super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.folder, self.files, self.mapped_bytes = folder, 0, 0
+
+    def reducer_override(self, obj: Any) -> Any:
+        pa = sys.modules.get("pyarrow")
+        if pa is None or not isinstance(obj, pa.Array) or obj.nbytes < MAP_BYTES:
+            return NotImplemented
+        path = self.folder / f"array-{self.files}.arrow"
+        self.files += 1
+        batch = pa.record_batch([obj], names=["values"])
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        self.mapped_bytes += obj.nbytes
+        return _mapped_array, (str(path),)
+
+
+def _mapped_array(path: str) -> Any:
+    """The Arrow array written by :class:`_ContextPickler`, memory-mapped (no copy)."""
+    import pyarrow as pa
+
+    return pa.ipc.open_file(pa.memory_map(path, "r")).get_batch(0).column(0)
+
+
+def _write_context(path: Path, context: tuple[Any, ...], dataset: str) -> int:
+    """Pickle a call's context for the workers (large Arrow arrays beside it, memory-mapped by the
+    workers); returns the bytes that travel that way. Says what to do when the context cannot travel."""
     try:
         with path.open("wb") as fh:
-            pickle.dump(context, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = _ContextPickler(fh, path.parent)
+            pickler.dump(context)
+            return pickler.mapped_bytes
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         path.unlink(missing_ok=True)
         raise JinaVDRError(
