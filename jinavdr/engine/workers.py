@@ -156,6 +156,7 @@ def _worker_main(tasks: Any, results: Any) -> None:
     import torch
 
     torch.set_num_threads(1)  # many workers side by side: one thread each
+    results.cancel_join_thread()  # a worker told to stop exits at once, even with results unread
     context: tuple[str, Any] | None = None
     while True:
         task = tasks.get()
