@@ -136,8 +136,9 @@ def test_a_dead_worker_is_reported_and_the_pool_restarts():
 
 def test_a_corpus_that_cannot_travel_is_refused_with_the_fix():
     corpus = Corpus(ids=["a"], load_image=lambda i: Image.new("RGB", (4, 4)), dataset="lambda-set")
-    with PreparationPool(1) as pool, pytest.raises(JinaVDRError, match="pages of lambda-set cannot be sent to worker "
-                                                                       "processes .*or use --num-workers 0"):
+    with PreparationPool(1) as pool, pytest.raises(JinaVDRError, match="pages of lambda-set or the model's page "
+                                                                       "preparer cannot be sent to worker processes "
+                                                                       ".*or use --num-workers 0"):
         _prepare(pool, corpus, [[0]])
 
 

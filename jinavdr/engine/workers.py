@@ -450,9 +450,9 @@ def _write_context(path: Path, context: tuple[Any, ...], dataset: str) -> int:
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         path.unlink(missing_ok=True)
         raise JinaVDRError(
-            f"the pages of {dataset or 'this corpus'} cannot be sent to worker processes ({type(exc).__name__}: "
-            f"{exc}): give the corpus a picklable load_image (a module-level function or class, not a lambda), "
-            "or use --num-workers 0"
+            f"the pages of {dataset or 'this corpus'} or the model's page preparer cannot be sent to worker "
+            f"processes ({type(exc).__name__}: {exc}): give the corpus a picklable load_image (a module-level "
+            "function or class, not a lambda), or use --num-workers 0"
         ) from exc
 
 
