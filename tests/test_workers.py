@@ -4,6 +4,7 @@ reported by name without breaking the next call, and the run's pool closed when 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -235,6 +236,34 @@ def test_a_subsets_image_column_is_memory_mapped_by_the_workers_not_copied():
     assert [p.doc_id for p in got] == [f"p{i}" for i in (7, 6, 5, 4, 3, 2, 1, 0)]
     for page in got:
         assert page.image.tobytes() == corpus.image(int(page.doc_id[1:])).tobytes()
+
+
+def test_a_run_starts_its_workers_once_and_scores_as_without_them(tmp_path, monkeypatch):
+    """``jinavdr run`` of an image model (tiny SigLIP) over three sample subsets with 2 workers: the
+    pool starts once for the run, stops at its end, and every metric and per-query value equals the
+    run without workers."""
+    from jinavdr import api
+    from jinavdr.engine import workers
+    from tests import tiny_models
+
+    model = tiny_models.build_siglip(tmp_path / "siglip")
+    starts, closes = [], []
+    start, close = workers.PreparationPool._start, workers.PreparationPool.close
+    monkeypatch.setattr(workers.PreparationPool, "_start", lambda self: (starts.append(1), start(self))[1])
+    monkeypatch.setattr(workers.PreparationPool, "close", lambda self: (closes.append(list(self.pids)), close(self))[1])
+    reports = {}
+    for n in (2, 0):
+        reports[n] = api.run("siglip", ["shop-catalogues"], languages=["ar", "de", "en"], results_dir=tmp_path / f"r{n}",
+                             device="cpu", num_workers=n, use_cache=False, allow_unpinned=True, progress=False,
+                             model_id=str(model))
+    assert len(starts) == 1  # the 2-worker run: once for its three subsets
+    assert any(len(pids) == 2 for pids in closes)  # ...and closed with its two workers when the run ended
+    (with_workers,), (without,) = reports[2].datasets, reports[0].datasets
+    files = [json.loads(d.path.read_text(encoding="utf-8"))["subsets"] for d in (with_workers, without)]
+    assert sorted(files[0]) == sorted(files[1]) == ["ar", "de", "en"]
+    for name, result in files[0].items():
+        assert result["metrics"] == files[1][name]["metrics"]
+        assert result["per_query"] == files[1][name]["per_query"]
 
 
 def test_auto_workers_none_on_cpu_a_share_of_the_cores_on_a_gpu():
