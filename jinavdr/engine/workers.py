@@ -16,8 +16,8 @@ interpreter) is paid once per run instead of once per subset.
   chunk per worker; the chunks are prepared side by side and joined in page order, so the first
   batch of a call waits for one worker's share, not for the whole batch. ``collate`` must give
   exactly what preparing the whole batch at once gives.
-- **Bounded memory.** Tasks in flight stay under twice the workers, and batches ahead of the
-  consumer under ``ahead``: host memory holds a few batches, never a whole subset.
+- **Bounded memory.** Tasks in flight stay under twice the workers (see :class:`PreparationPool`):
+  host memory holds a few batches, never a whole subset.
 - **Failures.** An undecodable page comes back as :class:`DecodeFailure` (raised by the caller with
   its doc id); any other error in a worker is raised in the caller naming the pages; a worker that
   dies (killed, out of host memory) is reported with its exit code and the pool restarts on its next
@@ -191,6 +191,10 @@ class PreparationPool:
 
     Use it as a context manager, or call :meth:`close`; the processes are daemons, so they also end
     with the interpreter. One call at a time (calls from several threads are refused).
+
+    In flight: at most twice as many tasks as workers (a batch split between all workers is one
+    task each), and batches ahead of the caller up to ``ahead`` or twice the workers, whichever is
+    more; at least the next batch is always being prepared.
     """
 
     def __init__(self, workers: int, *, ahead: int = 2) -> None:
