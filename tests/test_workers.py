@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -118,12 +119,14 @@ def test_undecodable_page_is_reported_and_the_pool_serves_the_next_call():
         assert pool.starts == 1
 
 
-def test_preparer_error_names_the_pages():
+def test_preparer_error_names_the_pages_and_workers_ignore_ctrl_c():
     with PreparationPool(1) as pool:
         with pytest.raises(JinaVDRError, match=r"preparing pages at positions 1, 2 failed in a worker process: "
                                                r"ValueError: bad page doc2"):
             _prepare(pool, _corpus(3), [[0], [1, 2]], _Tagger(fail_on="doc2"))
+        os.kill(pool.pids[0], signal.SIGINT)  # Ctrl-C reaches the whole process group: workers leave it to us
         assert _prepare(pool, _corpus(2), [[1, 0]])[0].inputs["red"] == [1, 0]
+        assert pool.starts == 1
 
 
 def test_a_dead_worker_is_reported_and_the_pool_restarts():

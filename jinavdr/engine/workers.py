@@ -153,8 +153,11 @@ def prepare_locally(corpus: Corpus, batches: Sequence[Sequence[int]], preparer: 
 
 def _worker_main(tasks: Any, results: Any) -> None:
     """A worker's loop: prepare the positions of each task with its call's context; ``None`` stops it."""
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it stops the pool
     torch.set_num_threads(1)  # many workers side by side: one thread each
     results.cancel_join_thread()  # a worker told to stop exits at once, even with results unread
     context: tuple[str, Any] | None = None
