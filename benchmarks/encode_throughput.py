@@ -54,7 +54,13 @@ import torch
 from jinavdr.catalogue.dataset import Corpus
 from jinavdr.engine.cache import EmbeddingCache
 from jinavdr.engine.encoding import encode_pages, encode_queries
-from jinavdr.models.adapters.jina import PAPER_MAX_PIXELS, V4_MIN_PIXELS, JinaV4Architecture, JinaV4Encoder
+from jinavdr.models.adapters.jina import (
+    PAPER_MAX_PIXELS,
+    V4_MIN_PIXELS,
+    JinaV4Architecture,
+    JinaV4Encoder,
+    v4_page_tokens,
+)
 from jinavdr.models.adapters.qwen_vision import smart_resize, vision_attention
 from jinavdr.models.base import Page
 from jinavdr.models.registry import ModelSpec
@@ -107,11 +113,7 @@ def sample_sizes(subsets: list[SubsetStats], n: int, seed: int, scale: float = 1
 
 def full_benchmark_tokens(subsets: list[SubsetStats], max_pixels: int) -> int:
     """Vision tokens of the whole benchmark: pages x tokens of the subset's mean page size."""
-    total = 0
-    for s in subsets:
-        h, w = smart_resize(s.avg_h, s.avg_w, 28, V4_MIN_PIXELS, max_pixels)
-        total += s.pages * (h // 28) * (w // 28)
-    return total
+    return sum(s.pages * v4_page_tokens(s.avg_w, s.avg_h, max_pixels) for s in subsets)
 
 
 class EncodedPages:

@@ -36,7 +36,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 import encode_throughput as bench  # noqa: E402  (same folder: page sizes, synthetic pages, tokenizer)
 
 from jinavdr.engine.workers import PreparationPool, page_of  # noqa: E402
-from jinavdr.models.adapters.jina import PAPER_MAX_PIXELS, V4_MIN_PIXELS, V4PagePreparer  # noqa: E402
+from jinavdr.models.adapters.jina import (  # noqa: E402
+    PAPER_MAX_PIXELS,
+    V4_MIN_PIXELS,
+    V4PagePreparer,
+    v4_page_tokens,
+)
 
 #: pages/s of jina-embeddings-v4's shape on one H200 (docs/scale-out.md) and of a one-hour full run
 H200_PAGES_PER_S = 9.82
@@ -93,8 +98,7 @@ def main() -> None:
     corpus = bench.synthetic_corpus(sizes, args.seed)
     prep = preparer(args.max_pixels)
     mp = sum(w * h for w, h in sizes) / len(sizes) / 1e6
-    tokens = sum(bench.smart_resize(h, w, 28, V4_MIN_PIXELS, args.max_pixels)[0] // 28
-                 * (bench.smart_resize(h, w, 28, V4_MIN_PIXELS, args.max_pixels)[1] // 28) for w, h in sizes) / len(sizes)
+    tokens = sum(v4_page_tokens(w, h, args.max_pixels) for w, h in sizes) / len(sizes)
     print(f"{len(corpus)} pages, mean {mp:.2f} MP ({tokens:.0f} vision tokens), max_pixels {args.max_pixels}; "
           f"transformers {transformers.__version__} ({type(prep.image_processor).__name__}), {cores} cores, "
           f"load average {os.getloadavg()[0]:.2f}")

@@ -99,15 +99,14 @@ def _prepare(request: RunRequest) -> _Prepared:
     """Check the options, resolve the model, select the units (and shard), open the store."""
     from jinavdr.models.registry import is_pinned, runs_remote_code
 
-    options = request.run_options()
+    device = request.device or str(resolve_device(None))
+    options = request.run_options(device)
     spec = _resolve_model(request.model, dict(request.model_options))
     unpinned = request.allow_unpinned and runs_remote_code(spec) and not is_pinned(spec)
     options = dataclasses.replace(options, unpinned_remote_code=unpinned)  # a copy: the request is unchanged
     units = work_units(request.tasks, protocol=options.protocol, languages=request.languages,
                        domains=request.domains, formats=request.formats)
     units = select_shard(units, request.shard)
-    device = request.device or str(resolve_device(None))
-    options = dataclasses.replace(options, num_workers=request.workers(device))  # "auto" for this device
     return _Prepared(spec, options, units, ResultStore(request.results_dir), device)
 
 

@@ -25,13 +25,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jinavdr.catalogue.dataset import Corpus, Queries
 from jinavdr.engine.cache import EmbeddingCache, adapter_key, image_digest, page_key, query_key, take
-from jinavdr.engine.workers import DecodeFailure, PreparationPool, PreparedBatch, Preparer, prepare_batch
+from jinavdr.engine.workers import (
+    DecodeFailure,
+    PreparationPool,
+    PreparedBatch,
+    Preparer,
+    decoded_pages,
+    prepare_batch,
+    prepare_locally,
+)
 from jinavdr.errors import DataError, JinaVDRError
 
 if TYPE_CHECKING:
@@ -479,12 +487,11 @@ def encode_pages(
     """
     if num_workers < 0:
         raise JinaVDRError(f"num_workers must be >= 0, got {num_workers}")
-    workers = _Workers(pool, num_workers)
     model_key = _cache_key(encoder, cache, model)
     plan = plan_pages(corpus, encoder.page_input, cache=cache, model_key=model_key, tokens=page_tokens_of(encoder))
     t0 = time.perf_counter()
-    with _maybe_writer(cache, model_key, "page") as writer, _progress(progress, len(plan.order), "pages",
-                                                                        "pages") as advance:
+    with _call_pool(pool, num_workers) as workers, _maybe_writer(cache, model_key, "page") as writer, \
+            _progress(progress, len(plan.order), "pages", "pages") as advance:
         def done(pos: list[int], emb: Embeddings) -> None:
             plan.add(pos, emb)
             if writer is not None and plan.keys is not None:
@@ -507,32 +514,23 @@ def _tick(stats: EncodeStats, stage: str, seconds: float) -> None:
     stats.stages[stage] = stats.stages.get(stage, 0.0) + seconds
 
 
-class _Workers:
-    """Where a call's pages are prepared: the caller's pool, a pool of ``num_workers`` for this call
-    alone, or this process (``num_workers`` 0)."""
+@contextmanager
+def _call_pool(pool: PreparationPool | None, num_workers: int) -> Iterator[PreparationPool | None]:
+    """The caller's pool; else a pool of ``num_workers`` for this call alone (closed after it); else
+    None (everything in this process)."""
+    if pool is not None or num_workers == 0:
+        yield pool
+        return
+    with PreparationPool(num_workers) as own:
+        yield own
 
-    def __init__(self, pool: PreparationPool | None, num_workers: int) -> None:
-        self.pool, self.num_workers = pool, num_workers
 
-    @contextmanager
-    def batches(self, corpus: Corpus, batches: Sequence[Sequence[int]], preparer: Preparer, texts: list[str] | None,
-                images: bool, *, pin: bool = False, local: bool = False) -> Iterator[Iterator[PreparedBatch | DecodeFailure]]:
-        """The prepared ``batches`` in order; ``local``: in this process whatever the workers."""
-        from contextlib import closing
-
-        from jinavdr.engine.workers import PreparationPool, prepare_locally
-
-        if local or (self.pool is None and self.num_workers == 0):
-            yield prepare_locally(corpus, batches, preparer, texts, images)
-            return
-        own = self.pool is None
-        pool = PreparationPool(self.num_workers) if self.pool is None else self.pool
-        try:
-            with closing(pool.prepare(corpus, batches, preparer, texts, images, pin=pin)) as prepared:
-                yield prepared
-        finally:
-            if own:
-                pool.close()
+def _prepared(pool: PreparationPool | None, corpus: Corpus, batches: Sequence[Sequence[int]], preparer: Preparer,
+              texts: list[str] | None, images: bool, *, pin: bool = False) -> Iterator[PreparedBatch | DecodeFailure]:
+    """The prepared ``batches`` in order: by ``pool``'s workers, or in this process without one."""
+    if pool is None:
+        return prepare_locally(corpus, batches, preparer, texts, images)
+    return pool.prepare(corpus, batches, preparer, texts, images, pin=pin)
 
 
 def _timed(items: Iterator[PreparedBatch | DecodeFailure], stats: EncodeStats) -> Iterator[PreparedBatch]:
@@ -550,15 +548,13 @@ def _timed(items: Iterator[PreparedBatch | DecodeFailure], stats: EncodeStats) -
 
 
 def _encode_plain(encoder: Encoder, corpus: Corpus, plan: EncodePlan, done: Callable[[list[int], Embeddings], None],
-                  *, batch_size: int, workers: _Workers) -> None:
-    from jinavdr.engine.workers import decoded_pages
-
+                  *, batch_size: int, workers: PreparationPool | None) -> None:
     texts, images = page_texts(corpus, encoder.page_input), reads_images(encoder.page_input)
     order = plan.order
     groups = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
     batcher = _Batcher(lambda items, batch_size: encoder.encode_pages(items, batch_size=batch_size),
                        batch_size, plan.stats, "page")
-    with workers.batches(corpus, groups, decoded_pages, texts, images, local=not images) as prepared:
+    with closing(_prepared(workers if images else None, corpus, groups, decoded_pages, texts, images)) as prepared:
         for item in _timed(prepared, plan.stats):
             start = 0
             for emb in batcher(item.inputs):
@@ -567,7 +563,7 @@ def _encode_plain(encoder: Encoder, corpus: Corpus, plan: EncodePlan, done: Call
 
 
 def _encode_prepared(encoder: Any, corpus: Corpus, plan: EncodePlan, done: Callable[[list[int], Embeddings], None],
-                     *, batch_size: int, workers: _Workers, token_budget: int | None) -> None:
+                     *, batch_size: int, workers: PreparationPool | None, token_budget: int | None) -> None:
     import torch
 
     stats = plan.stats
@@ -584,7 +580,7 @@ def _encode_prepared(encoder: Any, corpus: Corpus, plan: EncodePlan, done: Calla
     stats.padded_tokens = sum(len(b) * max(cost_of[i] for i in b) for b in batches)
     preparer = encoder.page_preparer()
     pin = getattr(getattr(encoder, "device", None), "type", "cpu") == "cuda" and torch.cuda.is_available()
-    with workers.batches(corpus, batches, preparer, texts, images, pin=pin) as prepared:
+    with closing(_prepared(workers, corpus, batches, preparer, texts, images, pin=pin)) as prepared:
         for item in _timed(prepared, stats):
             for positions, emb in _embed_with_backoff(encoder, corpus, item, preparer, texts, images, stats):
                 done(positions, emb)

@@ -112,17 +112,25 @@ def prepare_batch(corpus: Corpus, positions: Sequence[int], preparer: Preparer, 
     return PreparedBatch(list(positions), inputs, {"decode": t1 - t0, "preprocess": time.perf_counter() - t1})
 
 
-def decoded_pages(pages: list[Page]) -> list[Page]:
-    """The preparer of encoders without a split page path: the decoded pages themselves."""
-    return pages
+class _DecodedPages:
+    """The preparer of encoders without a split page path: the decoded pages themselves (parts of a
+    batch join by concatenation)."""
+
+    def __call__(self, pages: list[Page]) -> list[Page]:
+        return pages
+
+    def collate(self, parts: list[list[Page]]) -> list[Page]:
+        return [page for part in parts for page in part]
+
+
+decoded_pages = _DecodedPages()
 
 
 def collate(preparer: Preparer, parts: Sequence[PreparedBatch]) -> PreparedBatch:
-    """Join the prepared chunks of one batch, in order (``preparer.collate``; lists are concatenated)."""
+    """Join the prepared chunks of one batch, in order, with ``preparer.collate``."""
     if len(parts) == 1:
         return parts[0]
-    join = getattr(preparer, "collate", None)
-    inputs = join([p.inputs for p in parts]) if callable(join) else [x for p in parts for x in p.inputs]
+    inputs = preparer.collate([p.inputs for p in parts])  # type: ignore[attr-defined]
     seconds: dict[str, float] = {}
     for part in parts:
         for stage, s in part.seconds.items():
@@ -132,9 +140,9 @@ def collate(preparer: Preparer, parts: Sequence[PreparedBatch]) -> PreparedBatch
 
 def chunks(positions: Sequence[int], workers: int, preparer: Preparer) -> list[list[int]]:
     """How one batch is cut into tasks: one chunk per worker (consecutive, sizes differing by at most
-    one) when the preparer can ``collate`` (or returns pages), else the whole batch as one task."""
+    one) when the preparer can ``collate``, else the whole batch as one task."""
     n = len(positions)
-    if n <= 1 or workers <= 1 or not (callable(getattr(preparer, "collate", None)) or preparer is decoded_pages):
+    if n <= 1 or workers <= 1 or not callable(getattr(preparer, "collate", None)):
         return [list(positions)]
     k = min(n, workers)
     bounds = [round(j * n / k) for j in range(k + 1)]
@@ -206,9 +214,8 @@ class PreparationPool:
         if ahead < 1:
             raise JinaVDRError(f"ahead must be at least 1 batch, got {ahead}")
         self.workers, self.ahead = workers, ahead
-        #: times the worker processes were started (1 for a healthy run), and the seconds it took
+        #: times the worker processes were started (1 for a healthy run)
         self.starts = 0
-        self.start_seconds = 0.0
         #: most batches submitted but not yet handed to the caller, over the pool's life
         self.most_ahead = 0
         #: bytes of the last call's context that the workers memory-map instead of unpickling
@@ -243,7 +250,6 @@ class PreparationPool:
     def _start(self) -> None:
         import torch.multiprocessing as tmp
 
-        t0 = time.perf_counter()
         ctx = tmp.get_context("spawn")  # never fork: the caller has imported torch
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
         self._dir = Path(tempfile.mkdtemp(prefix="jinavdr-prepare-"))
@@ -255,7 +261,6 @@ class PreparationPool:
         self._collector = threading.Thread(target=self._collect, name="jinavdr-prepare-collector", daemon=True)
         self._collector.start()
         self.starts += 1
-        self.start_seconds += time.perf_counter() - t0
 
     def close(self) -> None:
         """Stop the workers and remove the call files (idempotent)."""

@@ -82,8 +82,9 @@ class RunRequest:
             raise ArgumentError("num_workers", f"must be a number of processes (0 or more) or 'auto', got {value!r}")
         return value
 
-    def run_options(self) -> RunOptions:
-        """The runner's evaluation options, checked: depth against the protocol, sizes >= 1."""
+    def run_options(self, device: str = "cpu") -> RunOptions:
+        """The runner's evaluation options, checked: depth against the protocol, sizes >= 1; the
+        workers for ``device``."""
         from jinavdr.evaluation.protocols import get_protocol
 
         proto = get_protocol(self.protocol)
@@ -99,6 +100,6 @@ class RunRequest:
                 raise ArgumentError(name, f"must be at least 1, got {value}")
         return RunOptions(
             protocol=proto.name, k=depth, batch_size=self.batch_size, query_batch_size=self.query_batch_size,
-            num_workers=self.workers(), use_cache=self.use_cache, cache_dir=self.cache_dir,
+            num_workers=self.workers(device), use_cache=self.use_cache, cache_dir=self.cache_dir,
             strict=self.strict, overwrite=self.overwrite, save_run=self.save_run,
         )  # fmt: skip

@@ -63,6 +63,13 @@ V4_BYTES_PER_TOKEN = 256 * 1024
 V4_MAX_TOKEN_BUDGET = 262_144
 
 
+def v4_page_tokens(width: int, height: int, max_pixels: int = PAPER_MAX_PIXELS) -> int:
+    """Vision tokens of a ``width`` x ``height`` page for jina-embeddings-v4 at the ``max_pixels``
+    budget (28 x 28 pixels each after the 2 x 2 merge)."""
+    h, w = smart_resize(height, width, factor=28, min_pixels=V4_MIN_PIXELS, max_pixels=max_pixels)
+    return (h // 28) * (w // 28)
+
+
 class JinaV4Architecture(torch.nn.Module):
     """jina-embeddings-v4's encoder: a Qwen2.5-VL backbone (vision tower + language model, no LM
     head) and the multi-vector projector (hidden size -> 128). Single vectors mean-pool the last
@@ -259,8 +266,7 @@ class JinaV4Encoder(HFEncoder):
 
     def page_tokens(self, width: int, height: int) -> int:
         """Vision tokens (28 x 28 pixels each after the 2 x 2 merge) of a ``width`` x ``height`` page."""
-        h, w = smart_resize(height, width, factor=28, min_pixels=V4_MIN_PIXELS, max_pixels=self._max_pixels())
-        return (h // 28) * (w // 28)
+        return v4_page_tokens(width, height, self._max_pixels())
 
     def page_preparer(self) -> V4PagePreparer | None:
         """The host-side page preparation; None for the remote-code model (it prepares its own inputs)."""
